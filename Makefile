@@ -1,0 +1,193 @@
+# elastic-serve — the one Makefile.
+#
+#   make                 build every program and spank/elastic_serve.so
+#   make check           install missing packages, build, run every test
+#   make check-unit      the Check unit suites only (ASan + UBSan)
+#   make check-toml      the TOML 1.0 conformance cases only
+#   make check-integration   the tests on the local SLURM cluster only
+#   make cluster-up      a local SLURM cluster (n1..n3, 8 fake GPUs each)
+#   make cluster-down
+#   make demo            the whole flow on the local cluster
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make deps            install the Debian packages that are missing
+#
+# Run one suite: make check-unit CK_RUN_SUITE=toml (and CK_RUN_CASE=...).
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+VERSION := 0.1.0
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
+PLUGINDIR  ?= $(LIBDIR)/elastic-serve
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/elastic-serve
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DESTDIR    ?=
+
+PKG_CONFIG ?= pkg-config
+PKGS := libevent json-c libcurl munge
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+OPT    ?= -O2 -g
+WARN   := -Wall -Wextra -Werror
+DEFS   := -D_GNU_SOURCE -DES_VERSION='"$(VERSION)"' \
+	  -DES_SBINDIR='"$(SBINDIR)"' -DES_SYSCONFDIR='"$(SYSCONFDIR)"'
+ALL_CFLAGS = -std=gnu11 $(WARN) $(OPT) -fPIC -MMD -MP -Ilib $(DEFS) $(PKG_CFLAGS) $(CFLAGS)
+SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN_CFLAGS = -std=gnu11 $(WARN) -O1 -g $(SAN) -MMD -MP -Ilib -Itests $(DEFS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS)
+
+B := build/obj
+A := build/asan
+
+# ---------------------------------------------------------------- sources
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+LIBA    := $(B)/libelastic.a
+
+# A program is every .c file of its folder; main.c holds main(). Folders
+# without sources yet build nothing.
+PROG_DIRS := sim agent registry cli research
+sim_BIN      := sim/elastic-sim
+agent_BIN    := agent/elastic-agent
+registry_BIN := registry/elastic-registry
+cli_BIN      := cli/elasticctl
+research_BIN := research/elastic-research
+PROGS := $(foreach d,$(PROG_DIRS),$(if $(wildcard $(d)/*.c),$($(d)_BIN)))
+
+PLUGIN     := spank/elastic_serve.so
+PLUGIN_SRC := $(wildcard spank/*.c)
+PLUGIN_MAP := spank/elastic_serve.map
+
+TOOLS := $(if $(wildcard tests/toml-decoder.c),tests/toml-decoder)
+
+# Unit tests link every source except the entry points: main() of each
+# program, the plugin's SPANK dispatch and its wrapper over libslurm (the
+# tests link tests/fake_spank_api.c instead).
+NOT_UNIT := $(foreach d,$(PROG_DIRS),$(d)/main.c) spank/dispatch.c spank/spank_api.c
+UNIT_SRC := $(LIB_SRC) \
+	$(filter-out $(NOT_UNIT),$(foreach d,$(PROG_DIRS) spank,$(wildcard $(d)/*.c))) \
+	$(filter-out tests/toml-decoder.c,$(wildcard tests/*.c))
+UNIT_OBJ := $(UNIT_SRC:%.c=$(A)/%.o)
+SUITES   := $(patsubst tests/check_%.c,%,$(wildcard tests/check_*.c))
+RUNNER   := tests/check-runner
+
+# ---------------------------------------------------------------- build
+.PHONY: all
+all: $(PROGS) $(if $(PLUGIN_SRC),$(PLUGIN)) $(TOOLS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+define PROGRAM_RULE
+$($(1)_BIN): $$(patsubst %.c,$(B)/%.o,$$(wildcard $(1)/*.c)) $(LIBA)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) -lm
+endef
+$(foreach d,$(PROG_DIRS),$(eval $(call PROGRAM_RULE,$(d))))
+
+$(PLUGIN): $(PLUGIN_SRC:%.c=$(B)/%.o) $(LIBA) $(PLUGIN_MAP)
+	$(CC) -shared $(LDFLAGS) -Wl,--version-script=$(PLUGIN_MAP) -o $@ \
+		$(PLUGIN_SRC:%.c=$(B)/%.o) $(LIBA) $(PKG_LIBS)
+
+tests/toml-decoder: $(B)/tests/toml-decoder.o $(LIBA)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+# ---------------------------------------------------------------- tests
+$(A)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(SAN_CFLAGS) -c -o $@ $<
+
+# The runner learns its suites from the tests/check_*.c files present.
+$(A)/tests/suites.h: $(wildcard tests/check_*.c) | $(A)/tests
+	@printf 'SUITE(%s)\n' $(SUITES) > $@.tmp && mv $@.tmp $@
+$(A)/tests:
+	@mkdir -p $@
+$(A)/tests/runner.o: $(A)/tests/suites.h
+$(A)/tests/runner.o: SAN_CFLAGS += -I$(A)/tests
+
+$(RUNNER): $(UNIT_OBJ)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
+
+.PHONY: check check-all check-unit check-toml check-integration deps
+deps:
+	@scripts/deps.sh
+
+# check and demo first install what is missing, then re-run make so that
+# pkg-config sees the new packages.
+check:
+	@scripts/deps.sh --check 2>/dev/null || scripts/deps.sh
+	@$(MAKE) --no-print-directory check-all
+
+check-all: all $(RUNNER)
+	@echo "== TOML 1.0 conformance (../shared/toml-test)"
+	@$(MAKE) --no-print-directory check-toml
+	@echo "== local SLURM cluster"
+	@scripts/cluster.sh up
+	@echo "== Check suites (unit, under ASan+UBSan, then integration)"
+	@./$(RUNNER)
+
+check-unit: $(RUNNER)
+	@CK_EXCLUDE_TAGS=integration ./$(RUNNER)
+
+check-integration: all $(RUNNER)
+	@scripts/cluster.sh up
+	@CK_INCLUDE_TAGS=integration ./$(RUNNER)
+
+TOML_TEST ?= $(firstword $(wildcard ../shared/toml-test/run) $(wildcard /work/shared/toml-test/run))
+check-toml: tests/toml-decoder
+	@if [ -z "$(TOML_TEST)" ]; then echo "check-toml: cannot find ../shared/toml-test/run" >&2; exit 1; fi
+	@out=$$($(TOML_TEST) tests/toml-decoder); rc=$$?; echo "$$out" | tail -n 20; \
+	 [ $$rc -eq 0 ] && echo "$$out" | tail -n 1 | grep -q ' 0 failed'
+
+# ---------------------------------------------------------------- cluster
+.PHONY: cluster-up cluster-down
+cluster-up: all
+	@scripts/cluster.sh up
+cluster-down:
+	@scripts/cluster.sh down
+
+# ---------------------------------------------------------------- demo
+.PHONY: demo demo-down
+demo:
+	@scripts/deps.sh --check 2>/dev/null || scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh up
+demo-down:
+	@scripts/demo.sh down
+
+# ---------------------------------------------------------------- install
+.PHONY: install uninstall
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PLUGINDIR)
+	$(foreach p,$(filter cli/% sim/% research/%,$(PROGS)),install -m 755 $(p) $(DESTDIR)$(BINDIR)/;)
+	$(foreach p,$(filter agent/% registry/%,$(PROGS)),install -m 755 $(p) $(DESTDIR)$(SBINDIR)/;)
+	$(if $(PLUGIN_SRC),install -m 755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/)
+	@for m in $(wildcard man/*.[1-8]); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		echo install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	rm -f $(foreach p,$(PROGS),$(DESTDIR)$(BINDIR)/$(notdir $(p)) $(DESTDIR)$(SBINDIR)/$(notdir $(p)))
+	rm -f $(DESTDIR)$(PLUGINDIR)/elastic_serve.so
+	-rmdir $(DESTDIR)$(PLUGINDIR) 2>/dev/null
+	rm -f $(foreach m,$(wildcard man/*.[1-8]),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+
+# ---------------------------------------------------------------- clean
+.PHONY: clean
+clean:
+	rm -rf $(B) $(A) $(PROGS) $(PLUGIN) $(TOOLS) $(RUNNER)
+
+-include $(wildcard $(B)/*/*.d $(A)/*/*.d)

@@ -1,0 +1,55 @@
+/* check_buf.c — lib/buf. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+START_TEST(test_append_and_printf)
+{
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "a");
+	buf_printf(&b, "%d-%s", 42, "x");
+	buf_putc(&b, '!');
+	ck_assert_str_eq(b.data, "a42-x!");
+	ck_assert_uint_eq(b.len, 6);
+	buf_reset(&b);
+	ck_assert_str_eq(b.data, "");
+	for (int i = 0; i < 1000; i++)
+		buf_puts(&b, "0123456789");
+	ck_assert_uint_eq(b.len, 10000);
+	ck_assert_uint_eq(strlen(b.data), 10000);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_json_str)
+{
+	struct buf b = BUF_INIT;
+	const char s[] = "q\"b\\n\n\x01\x7f\xc3\xa9";
+	buf_json_str(&b, s, sizeof s - 1);
+	ck_assert_str_eq(b.data, "\"q\\\"b\\\\n\\n\\u0001\\u007f\xc3\xa9\"");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_steal_empty)
+{
+	struct buf b = BUF_INIT;
+	char *p = buf_steal(&b);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p, "");
+	free(p);
+}
+END_TEST
+
+Suite *suite_buf(void)
+{
+	Suite *s = suite_create("buf");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, test_append_and_printf);
+	tcase_add_test(tc, test_json_str);
+	tcase_add_test(tc, test_steal_empty);
+	suite_add_tcase(s, tc);
+	return s;
+}
