@@ -128,7 +128,8 @@ log "a missing optional plugin is harmless (job $id ran)"
 cc -std=gnu11 -Wall -Wextra -Werror -shared -fPIC -o probe.so "$ES_REPO/tests/integration/spank_probe.c"
 chmod 0755 probe.so
 ES_PLUGIN=$ES_TEST_DIR/probe.so set_plugstack tag=first
-as_user sbatch --help | grep -q -- '--es-probe' || die "sbatch --help does not list the probe plugin's option"
+help=$(as_user sbatch --help)
+grep -q -- '--es-probe' <<<"$help" || die "sbatch --help does not list the probe plugin's option"
 id=$(submit -n 1 -o probe-%j.out --es-probe=opt1 --wrap 'echo "tag=$ES_PROBE_TAG opt=$ES_PROBE_OPT"')
 wait_job_state "$id" COMPLETED 30
 [ "$(cat "probe-$id.out")" = "tag=first opt=opt1" ] || die "probe job $id: $(cat "probe-$id.out")"
@@ -175,5 +176,6 @@ t0=$(now)
 log "timing: up from down: $(secs "$t0" "$(now)") s"
 forget_jobs # job ids start again at 1
 wait_for 5 "n1..n3 idle after up" nodes_idle
-"$ES_REPO/scripts/cluster.sh" up 2>&1 | grep -q 'already up' || die "a second up did not find the cluster up"
+out=$("$ES_REPO/scripts/cluster.sh" up 2>&1)
+[[ $out == *"already up"* ]] || die "a second up did not find the cluster up: $out"
 log "up is idempotent"
