@@ -90,9 +90,27 @@ struct toml_value {
 			size_t len, cap;
 		} tab;              /* TOML_TABLE */
 	} u;
-	/* Parser bookkeeping, meaningful for tables and arrays only. */
+	/* Parser bookkeeping, meaningful for tables and arrays only: a
+	   combination of enum toml_flag bits. */
 	unsigned flags;
 };
+
+/* Bits of toml_value.flags: how a table or array came to be. */
+enum toml_flag {
+	TOML_F_HEADER = 1u << 0,   /* table: defined by a [header], or an
+				      element of an array of tables */
+	TOML_F_IMPLICIT = 1u << 1, /* table: only named as a parent in a header
+				      ([a] of [a.b]) so far */
+	TOML_F_DOTTED = 1u << 2,   /* table: created by a dotted key (a.b = 1) */
+	TOML_F_INLINE = 1u << 3,   /* table: an inline table { ... }; nothing
+				      can be added to it afterwards */
+	TOML_F_AOT = 1u << 4,      /* array: an array of tables built by
+				      [[header]]s (other arrays are static) */
+};
+
+/* Arrays and inline tables nest at most this deep, counting every table and
+ * array from the root (a deeper document is an error, not a stack overflow). */
+#define TOML_MAX_DEPTH 128
 
 /* Short details of a parse error, filled by toml_parse(). */
 struct toml_error {
