@@ -8,13 +8,15 @@
  * How tables come to be decides what may extend them (TOML 1.0, "Table"):
  *   [a.b]       defines b (TOML_F_HEADER) and a, unless it exists
  *               (TOML_F_IMPLICIT, which a later [a] may define once);
- *   a.b = 1     creates a (TOML_F_DOTTED): other dotted keys of the same
- *               section may extend it, headers may add sub-tables to it,
- *               but no [a] header may define it;
+ *   a.b = 1     creates a (TOML_F_DOTTED), or defines it if it was only
+ *               implicit: other dotted keys of the same section may extend
+ *               it, headers may add sub-tables to it, but no [a] header
+ *               may define it;
  *   a = {...}   is an inline table (TOML_F_INLINE): complete as written;
  *   [[a]]       appends a table to the array of tables a (TOML_F_AOT);
  *               static arrays (a = [...]) cannot be appended to.
- * Dotted keys may only walk through tables that dotted keys created.
+ * Dotted keys may only walk through tables that dotted keys created (or
+ * implicit ones, which they thereby define), as Python's tomllib does.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,6 +67,8 @@ void toml_desc_char(const struct toml_parser *p, size_t off, char *out, size_t o
 		snprintf(out, outlen, "end of file");
 	} else if (toml_at_newline(p, off)) {
 		snprintf(out, outlen, "end of line");
+	} else if (s[off] == '"') {
+		snprintf(out, outlen, "'\"'");
 	} else if (s[off] >= 0x20 && s[off] < 0x7f) {
 		snprintf(out, outlen, "\"%c\"", s[off]);
 	} else if (s[off] == '\r') {
@@ -174,7 +178,7 @@ static void fmt_part(struct buf *b, const struct toml_keypart *kp)
 
 /* A key name for messages: the parts A[0..NA) then B[0..NB), dotted. */
 struct keyname {
-	char s[128];
+	char s[128]; /* a.'b c'.d, cut short with "..." */
 };
 
 static const char *fmt_key2(struct keyname *kn, const struct toml_keypart *a, size_t na,
@@ -377,7 +381,7 @@ static int skip_comment(struct toml_parser *p)
 	size_t i = p->off + 1;
 	for (; i < p->len; i++) {
 		unsigned char c = (unsigned char)p->src[i];
-		if (c == '\n' || toml_at_newline(p, i))
+		if (toml_at_newline(p, i))
 			break;
 		if (toml_is_control(c)) {
 			p->off = i;
@@ -436,7 +440,8 @@ static int parse_key(struct toml_parser *p, struct toml_key *k, const char *what
 			kp.s[kp.len] = '\0';
 			/* A character glued to a bare key that cannot follow it. */
 			c = p->off < p->len ? (unsigned char)p->src[p->off] : 0;
-			if (p->off < p->len && (c >= 0x80 || (c > 0x20 && c < 0x7f && !strchr(".=]", c)))) {
+			if (p->off < p->len &&
+			    (c >= 0x80 || (c > 0x20 && c < 0x7f && !strchr(".=]", c)))) {
 				free(kp.s);
 				toml_desc_char(p, p->off, desc, sizeof desc);
 				return toml_fail(p, toml_here(p), "invalid character %s in bare key "
@@ -652,9 +657,15 @@ static int parse_keyval(struct toml_parser *p, struct toml_value *tab, int depth
 				  at.line, at.col);
 			goto fail;
 		}
+		if (v->type == TOML_TABLE && (v->flags & TOML_F_IMPLICIT)) {
+			/* Only named as the parent in a header so far ([a.b.c],
+			 * then [a] b.d = 1): the dotted key defines it now. */
+			v->flags = (v->flags & ~TOML_F_IMPLICIT) | TOML_F_DOTTED;
+			v->pos = kp->pos;
+		}
 		if (v->type == TOML_TABLE && !(v->flags & TOML_F_DOTTED)) {
 			toml_fail(p, k.parts[0].pos, "cannot extend table [%s] with dotted key "
-				  "\"%s\" (the table comes from the header at %d:%d)",
+				  "\"%s\" (defined by the header at %d:%d)",
 				  fmt_key2(&n1, p->cur_name.parts, p->cur_name.n, k.parts, i + 1),
 				  fmt_key(&n2, &k, k.n), at.line, at.col);
 			goto fail;

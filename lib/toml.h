@@ -19,6 +19,14 @@
  * validation, integers in every base with underscores and overflow checks,
  * floats (inf, nan, exponents), booleans and the four date/time kinds.
  * Errors say what is wrong, e.g. `duplicate key "tp" (first defined at 3:1)`.
+ *
+ * Choices where TOML 1.0 leaves room: newlines inside multi-line strings
+ * come out as LF (also when written CR LF); a float too large for a double
+ * (1e400) is an error, like an integer beyond 64 bits; fractional seconds
+ * are kept to the nanosecond; a UTF-8 byte order mark at the start is
+ * skipped (columns on line 1 count from after it). Arrays, inline tables,
+ * dotted keys and headers together nest at most TOML_MAX_DEPTH deep. The
+ * input is never modified and the tree does not point into it.
  */
 #ifndef ES_TOML_H
 #define ES_TOML_H

@@ -246,10 +246,10 @@ static bool is_digit(unsigned char c)
 
 /* A scanned word: where it starts and how long it is. */
 struct word {
-	const char *s;
-	size_t len;
-	struct toml_pos pos;
-	char shown[96]; /* the word quoted for messages */
+	const char *s;       /* its first byte, in the input */
+	size_t len;          /* its length in bytes */
+	struct toml_pos pos; /* where it starts */
+	char shown[96];      /* the word quoted for messages */
 };
 
 static int word_fail(struct toml_parser *p, const struct word *w, const char *what,
@@ -519,7 +519,7 @@ static int scan_datetime(struct toml_parser *p, const struct word *w, struct tom
 		v->type = TOML_TIME_LOCAL;
 		goto end;
 	}
-	what = n > 10 ? "date-time" : "date";
+	what = n > 10 && (s[10] == 'T' || s[10] == 't' || s[10] == ' ') ? "date-time" : "date";
 	if (!digits(s, n, 4, &dt->year) || n < 5 || s[4] != '-' ||
 	    !digits(s + 5, n - 5, 2, &dt->month) || n < 8 || s[7] != '-' ||
 	    !digits(s + 8, n - 8, 2, &dt->day))
@@ -570,8 +570,12 @@ end:
 			snprintf(c, sizeof c, "\"%c\"", s[i]);
 		else
 			snprintf(c, sizeof c, "U+%04X", (unsigned char)s[i]);
-		snprintf(why, sizeof why, "unexpected %s after the %s", c,
-			 v->type == TOML_DATETIME ? "offset" : i <= 10 ? "date" : "time");
+		if (v->type == TOML_TIME_LOCAL && strchr("Zz+-", s[i]))
+			snprintf(why, sizeof why, "a time without a date cannot have an offset");
+		else
+			snprintf(why, sizeof why, "unexpected %s after the %s", c,
+				 v->type == TOML_DATETIME ? "offset" :
+				 v->type == TOML_DATE_LOCAL ? "date" : "time");
 		return word_fail(p, w, what, why);
 	}
 	return 0;

@@ -65,7 +65,7 @@ size_t toml_table_push(struct toml_value *t, char *key, size_t key_len,
 }
 
 /* Recursion is bounded: the parser refuses trees deeper than
- * TOML_MAX_DEPTH (plus the parts of one dotted key). */
+ * TOML_MAX_DEPTH. */
 void toml_free(struct toml_value *v)
 {
 	if (!v)
