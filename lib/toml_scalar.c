@@ -249,13 +249,16 @@ struct word {
 	const char *s;       /* its first byte, in the input */
 	size_t len;          /* its length in bytes */
 	struct toml_pos pos; /* where it starts */
-	char shown[96];      /* the word quoted for messages */
 };
 
+/* "invalid WHAT "WORD" (WHY)", or without " (WHY)" when WHY is NULL. */
 static int word_fail(struct toml_parser *p, const struct word *w, const char *what,
 		     const char *why)
 {
-	return toml_fail(p, w->pos, "invalid %s %s (%s)", what, w->shown, why);
+	char shown[96];
+	toml_quote(w->s, w->len, shown, sizeof shown);
+	return toml_fail(p, w->pos, "invalid %s %s%s%s%s", what, shown, why ? " (" : "",
+			 why ? why : "", why ? ")" : "");
 }
 
 /* "WHAT WORD PROBLEM", the word as written (words are printable ASCII). */
@@ -609,7 +612,6 @@ int toml_scan_scalar(struct toml_parser *p, struct toml_value *v)
 	w.s = s + start;
 	w.len = end - start;
 	w.pos = toml_here(p);
-	toml_quote(w.s, w.len, w.shown, sizeof w.shown);
 	p->off = end;
 
 	if (w.len == 0) {
@@ -659,5 +661,5 @@ int toml_scan_scalar(struct toml_parser *p, struct toml_value *v)
 	}
 	if (rn > 0 && ((r[0] >= 'a' && r[0] <= 'z') || (r[0] >= 'A' && r[0] <= 'Z')) && !i)
 		return word_fail(p, &w, "value", "strings must be in quotes");
-	return toml_fail(p, w.pos, "invalid value %s", w.shown);
+	return word_fail(p, &w, "value", NULL);
 }
