@@ -595,13 +595,14 @@ down)
 	cmd_down
 	;;
 status) cmd_status "${2:-}" ;;
+munge) ensure_munge ;;
 plugstack)
 	shift
 	[ ! -d "$DIR" ] || lock
 	cmd_plugstack "$@"
 	;;
 *)
-	echo "usage: scripts/cluster.sh up | down | status [-q] | plugstack [ARG...]" >&2
+	echo "usage: scripts/cluster.sh up | down | status [-q] | munge | plugstack [ARG...]" >&2
 	exit 2
 	;;
 esac
