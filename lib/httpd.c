@@ -989,8 +989,12 @@ static bool req_check(struct httpd_req *r, enum req_state want, const char *what
 {
 	if (r->state == want)
 		return true;
-	log_error("httpd: BUG: %s on request %s %s in state %d (double reply?)",
-		  what, httpd_req_method(r), r->path, (int)r->state);
+	if (r->state == REQ_IDLE || r->state == REQ_DONE)
+		log_error("httpd: BUG: %s on a request that already has its reply "
+			  "(double reply)", what);
+	else
+		log_error("httpd: BUG: %s on request %s %s in state %d", what,
+			  httpd_req_method(r), r->path, (int)r->state);
 	return false;
 }
 
