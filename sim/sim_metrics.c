@@ -46,6 +46,10 @@ void sim_hist_observe(struct sim_hist *h, double v)
 static void put_float(struct buf *b, double v)
 {
 	char s[64];
+	if (v == (double)(long long)v && v > -1e16 && v < 1e16) {
+		buf_printf(b, "%lld.0", (long long)v);
+		return;
+	}
 	snprintf(s, sizeof s, "%.17g", v);
 	/* Shortest form that reads back the same. */
 	for (int prec = 1; prec <= 17; prec++) {

@@ -14,6 +14,7 @@
 #include <event2/listener.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "sim.h"
@@ -271,10 +272,10 @@ struct sim_mn *sim_mn_start(struct event_base *base, const struct sim_config *cf
 void sim_mn_bye(struct sim_mn *mn)
 {
 	for (int i = 0; mn && i < mn->npeers; i++) {
-		struct bufferevent *bev = mn->peers[i]->bev;
-		evbuffer_add(bufferevent_get_output(bev), "bye\n", 4);
-		/* Write it now: the process is about to exit. */
-		evbuffer_write(bufferevent_get_output(bev), bufferevent_getfd(bev));
+		/* Written directly: the process is about to exit. */
+		if (write(bufferevent_getfd(mn->peers[i]->bev), "bye\n", 4) != 4)
+			log_debug("multinode: cannot say goodbye to rank %d",
+				  mn->peers[i]->rank);
 	}
 }
 
