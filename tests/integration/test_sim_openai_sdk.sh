@@ -31,14 +31,16 @@ for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
 [ -s "$TMP/port" ] || { cat "$TMP/sim.log"; echo "FAIL: sim did not start" >&2; exit 1; }
 SDK_DIR=$SDK BASE_URL="http://127.0.0.1:$(cat "$TMP/port")/v1" MODEL=sim node tests/node/sdk_test.js
 # The aborted stream shows up as an abort in the engine's metrics.
+want='vllm:request_success_total{finished_reason="abort",model_name="sim"} 1.0'
+page=
 for _ in $(seq 50); do
-	curl -s "http://127.0.0.1:$(cat "$TMP/port")/metrics" |
-		grep -q 'vllm:request_success_total{finished_reason="abort",model_name="sim"} 1.0' && break
+	page=$(curl -s "http://127.0.0.1:$(cat "$TMP/port")/metrics")
+	grep -qF "$want" <<<"$page" && break
 	sleep 0.1
 done
-curl -s "http://127.0.0.1:$(cat "$TMP/port")/metrics" |
-	grep -q 'vllm:request_success_total{finished_reason="abort",model_name="sim"} 1.0' ||
+grep -qF "$want" <<<"$page" ||
 	{ echo "FAIL: the aborted stream was not cancelled in the engine" >&2; exit 1; }
+echo "ok: the abandoned stream was cancelled in the engine"
 kill -TERM "$PID"
 wait "$PID"
 PID=

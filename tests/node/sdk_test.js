@@ -88,7 +88,7 @@ async function main() {
   // A stream the client abandons half-way: breaking out of the loop makes
   // the SDK abort the request.
   const long = await client.chat.completions.create(
-    { model, messages, max_tokens: 200, ignore_eos: true, stream: true });
+    { model, messages, max_tokens: 2000, ignore_eos: true, stream: true });
   let got = 0;
   for await (const chunk of long) { void chunk; if (++got === 3) break; }
   assert.equal(got, 3);
