@@ -215,7 +215,8 @@ st=0; wait "$R1" || st=$?
 ok "multi-node: other ranks exit when rank 0 goes (0 on a clean stop, 1 otherwise)"
 
 # ---------------------------------------------------------------- flags
-"$SIM" --help | grep -q -- '--max-num-seqs' || fail "--help"
+help=$("$SIM" --help)
+grep -q -- '--max-num-seqs' <<<"$help" || fail "--help"
 st=0; "$SIM" --no-such-flag 2>/dev/null || st=$?
 [ "$st" = 2 ] || fail "unknown flag: status $st"
 st=0; "$SIM" --port 70000 2>/dev/null || st=$?
