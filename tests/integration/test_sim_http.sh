@@ -221,5 +221,12 @@ st=0; "$SIM" --no-such-flag 2>/dev/null || st=$?
 [ "$st" = 2 ] || fail "unknown flag: status $st"
 st=0; "$SIM" --port 70000 2>/dev/null || st=$?
 [ "$st" = 2 ] || fail "bad port: status $st"
-ok "flags"
+# Every flag of --help is in the manual, and the manual is lint-clean.
+for f in $(grep -o -- '^  --[a-z-]*' <<<"$help" | sed 's/^  --//'); do
+	grep -q -- "$f" man/elastic-sim.1 || fail "--$f is not in man/elastic-sim.1"
+done
+if command -v mandoc >/dev/null; then
+	mandoc -Tlint man/elastic-sim.1 || fail "mandoc -Tlint man/elastic-sim.1"
+fi
+ok "flags, --help and the manual"
 echo "all elastic-sim HTTP checks passed"
