@@ -61,7 +61,9 @@
  *
  * Graceful stop. httpd_shutdown() stops accepting, closes idle
  * connections, answers the requests in flight with "Connection: close" and
- * runs a callback once the last connection is gone.
+ * runs a callback once the last connection is gone. A connection still
+ * sending its request is served too, or closed at its header or body
+ * timeout.
  *
  * The server ignores SIGPIPE (process-wide) when it was at its default.
  * Everything runs on the event_base's thread; nothing here is thread-safe.
