@@ -182,8 +182,9 @@ void httpd_stream_end(struct httpd_req *req);
 
 /* Response bytes queued and not yet written to the socket. */
 size_t httpd_req_outbuf_len(const struct httpd_req *req);
-/* CB runs whenever the queue drains to LOWAT bytes or fewer after a write;
- * NULL unregisters it. */
+/* CB runs whenever a write takes the queue from above LOWAT bytes to LOWAT
+ * or fewer (from the event loop, or from inside httpd_stream_write when the
+ * socket takes the bytes at once); NULL unregisters it. */
 void httpd_req_on_drain(struct httpd_req *req, size_t lowat,
 			void (*cb)(struct httpd_req *req, void *arg), void *arg);
 
