@@ -845,10 +845,11 @@ static void api_status(struct reg *r, struct httpd_req *req)
 	buf_puts(&b, "},\"events\":");
 	reg_events_json(r->events, 0, 20, NULL, &b);
 	buf_printf(&b,
-		   ",\"requests\":{\"total\":%llu,\"errors\":%llu},\"registry\":{\"version\":\"%s\","
-		   "\"url\":",
+		   ",\"requests\":{\"total\":%llu,\"errors\":%llu},\"errors\":{\"acquirer\":%.0f,"
+		   "\"evictions\":%.0f},\"registry\":{\"version\":\"%s\",\"url\":",
 		   (unsigned long long)r->proxy_requests, (unsigned long long)r->proxy_errors,
-		   ES_VERSION);
+		   reg_metrics_sum(&r->metrics, "elastic_acquirer_errors_total"),
+		   reg_metrics_sum(&r->metrics, "elastic_evictions_total"), ES_VERSION);
 	buf_json_str(&b, r->url, strlen(r->url));
 	buf_printf(&b, ",\"started_at\":%.3f,\"uid\":%u,\"synced\":%s,\"now\":%.3f}}", r->started_at,
 		   (unsigned)r->self_uid, reg_jobs_synced(r) ? "true" : "false", reg_now());

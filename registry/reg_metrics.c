@@ -145,6 +145,16 @@ double reg_metrics_get(const struct reg_metrics *m, const char *name, const char
 	return s ? s->value : 0;
 }
 
+double reg_metrics_sum(const struct reg_metrics *m, const char *name)
+{
+	int f = fam_index(name);
+	double sum = 0;
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].fam == f)
+			sum += m->v[i].value;
+	return sum;
+}
+
 const char *reg_metrics_labels(char *out, size_t len, ...)
 {
 	struct buf b = BUF_INIT;

@@ -32,6 +32,9 @@ void reg_metrics_clear(struct reg_metrics *m, const char *name);
 /* The value of NAME{LABELS}, 0 when never set. */
 double reg_metrics_get(const struct reg_metrics *m, const char *name, const char *labels);
 
+/* The sum of every value of the family NAME. */
+double reg_metrics_sum(const struct reg_metrics *m, const char *name);
+
 /* Builds a label set into OUT (of LEN bytes) from NULL-terminated
  * name/value pairs: reg_metrics_labels(out, len, "pool", p, "state", s,
  * NULL) gives `pool="p",state="s"`, values escaped. */
