@@ -44,6 +44,16 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(OPT) -fPIC -MMD -MP -Ilib $(DEFS) $(PKG_CFLAGS
 SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_CFLAGS = -std=gnu11 $(WARN) -O1 -g $(SAN) -MMD -MP -Ilib -Itests $(DEFS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS)
 
+# Quiet by default; make V=1 shows the commands.
+V ?= 0
+ifeq ($(V),0)
+Q = @
+msg = @printf '  %-6s %s\n' $(1) $(2);
+else
+Q =
+msg =
+endif
+
 B := build/obj
 A := build/asan
 
@@ -85,29 +95,29 @@ all: $(PROGS) $(if $(PLUGIN_SRC),$(PLUGIN)) $(TOOLS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call msg,CC,$<)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(call msg,AR,$@)$(AR) rcs $@ $^
 
 define PROGRAM_RULE
 $($(1)_BIN): $$(patsubst %.c,$(B)/%.o,$$(wildcard $(1)/*.c)) $(LIBA)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) -lm
+	$$(call msg,LINK,$$@)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) -lm
 endef
 $(foreach d,$(PROG_DIRS),$(eval $(call PROGRAM_RULE,$(d))))
 
 $(PLUGIN): $(PLUGIN_SRC:%.c=$(B)/%.o) $(LIBA) $(PLUGIN_MAP)
-	$(CC) -shared $(LDFLAGS) -Wl,--version-script=$(PLUGIN_MAP) -o $@ \
+	$(call msg,LINK,$@)$(CC) -shared $(LDFLAGS) -Wl,--version-script=$(PLUGIN_MAP) -o $@ \
 		$(PLUGIN_SRC:%.c=$(B)/%.o) $(LIBA) $(PKG_LIBS)
 
 tests/toml-decoder: $(B)/tests/toml-decoder.o $(LIBA)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(call msg,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 # ---------------------------------------------------------------- tests
 $(A)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(SAN_CFLAGS) -c -o $@ $<
+	$(call msg,CC-SAN,$<)$(CC) $(SAN_CFLAGS) -c -o $@ $<
 
 # The runner learns its suites from the tests/check_*.c files present.
 $(A)/tests/suites.h: $(wildcard tests/check_*.c) | $(A)/tests
@@ -118,7 +128,7 @@ $(A)/tests/runner.o: $(A)/tests/suites.h
 $(A)/tests/runner.o: SAN_CFLAGS += -I$(A)/tests
 
 $(RUNNER): $(UNIT_OBJ)
-	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
+	$(call msg,LINK,$@)$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
 
 .PHONY: check check-all check-unit check-toml check-integration deps
 deps:
@@ -138,7 +148,9 @@ check-all: all $(RUNNER)
 	@echo "== Check suites (unit, under ASan+UBSan, then integration)"
 	@./$(RUNNER)
 
+# The auth suite talks to munged: start it when it is not running.
 check-unit: $(RUNNER)
+	@scripts/cluster.sh munge
 	@CK_EXCLUDE_TAGS=integration ./$(RUNNER)
 
 check-integration: all $(RUNNER)

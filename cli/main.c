@@ -1,5 +1,4 @@
 /* main.c — elasticctl: see, steer and benchmark elastic-serve. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,22 +13,6 @@ struct cli_verb {
 static const struct cli_verb verbs[] = {
 	{"validate", cli_cmd_validate, "check model.toml files and print the resolved config"},
 };
-
-void cli_error(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("error: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-int cli_usage(const char *usage)
-{
-	fprintf(stderr, "usage: elasticctl %s\n", usage);
-	return CLI_USAGE;
-}
 
 static void print_help(FILE *fp)
 {

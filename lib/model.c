@@ -261,10 +261,12 @@ static void check_reserved_args(struct tcfg *c, const struct toml_value *eng,
 	}
 }
 
-/* Checks the placeholders of one command word; sets *has_port. */
-static void check_placeholders(struct tcfg *c, const struct toml_value *v, size_t idx,
-			       int *has_port)
+/* Checks the placeholders of one command word; sets *has_port. Returns
+ * -1 after recording an error. */
+static int check_placeholders(struct tcfg *c, const struct toml_value *v, size_t idx,
+			      int *has_port)
 {
+	int rc = 0;
 	const char *s = v->u.s.ptr;
 	for (const char *p = s; *p; p++) {
 		if (*p == '{' && p[1] == '{') {
@@ -277,7 +279,7 @@ static void check_placeholders(struct tcfg *c, const struct toml_value *v, size_
 		}
 		if (*p == '}') {
 			tcfg_error(c, v->pos, "engine.command[%zu]: unmatched \"}\" (write \"}}\" for a literal brace)", idx);
-			return;
+			return -1;
 		}
 		if (*p != '{')
 			continue;
@@ -285,7 +287,7 @@ static void check_placeholders(struct tcfg *c, const struct toml_value *v, size_
 		if (!end) {
 			tcfg_error(c, v->pos, "engine.command[%zu]: unterminated placeholder \"%s\" (write \"{{\" for a literal brace)",
 				   idx, p);
-			return;
+			return -1;
 		}
 		char name[64];
 		size_t n = (size_t)(end - p - 1);
@@ -299,6 +301,7 @@ static void check_placeholders(struct tcfg *c, const struct toml_value *v, size_
 				known = 1;
 		if (!known) {
 			const char *near = tcfg_suggest(name, placeholders);
+			rc = -1;
 			if (near)
 				tcfg_error(c, v->pos, "engine.command[%zu]: unknown placeholder \"{%s}\" (did you mean \"{%s}\"?)",
 					   idx, name, near);
@@ -310,6 +313,7 @@ static void check_placeholders(struct tcfg *c, const struct toml_value *v, size_
 		}
 		p = end;
 	}
+	return rc;
 }
 
 static int valid_env_name(const char *s)
@@ -378,6 +382,9 @@ static void parse_model(struct tcfg *c, const struct toml_value *root, struct mo
 	const struct toml_value *m = tcfg_table(c, root, "model");
 	char err[256];
 	check_keys(c, m, "model", keys_model);
+	int path_ok = 0;
+	if (!m && toml_table_get(root, "model"))
+		return; /* [model] is not a table: already reported */
 	if (tcfg_str(c, m, "model", "path", &cfg->path) == 0) {
 		if (m)
 			tcfg_error(c, m->pos, "missing model.path: what the engine loads (a Hugging Face id or a local path)");
@@ -386,13 +393,15 @@ static void parse_model(struct tcfg *c, const struct toml_value *root, struct mo
 				   "missing section [model] with path = \"...\" (what the engine loads)");
 	} else if (cfg->path && !*cfg->path) {
 		tcfg_error(c, toml_table_get(m, "path")->pos, "model.path must not be empty");
-	} else {
+	} else if (cfg->path) {
+		int before = c->nerr;
 		check_text(c, m, "model", "path", cfg->path, 1);
+		path_ok = c->nerr == before;
 	}
 	int r = tcfg_str(c, m, "model", "name", &cfg->name);
 	if (r == 1 && model_check_name(cfg->name, err, sizeof err) < 0)
 		tcfg_error(c, toml_table_get(m, "name")->pos, "model.name: %s", err);
-	if (r == 0 && cfg->path && *cfg->path) {
+	if (r == 0 && path_ok) {
 		cfg->name = default_name(cfg->path);
 		if (!cfg->name)
 			abort();
@@ -419,12 +428,13 @@ static void parse_engine(struct tcfg *c, const struct toml_value *root, struct m
 				   "engine.kind = \"command\" needs engine.command, e.g. [\"my-server\", \"--port\", \"{port}\"]");
 		} else if (rc == 1) {
 			const struct toml_value *arr = toml_table_get(e, "command");
-			int has_port = 0;
+			int has_port = 0, bad = 0;
 			if (cfg->ncommand == 0 || !cfg->command[0][0])
 				tcfg_error(c, arr->pos, "engine.command must start with a program name");
 			for (size_t i = 0; i < cfg->ncommand; i++)
-				check_placeholders(c, arr->u.arr.items[i], i, &has_port);
-			if (cfg->ncommand > 0 && !has_port)
+				if (check_placeholders(c, arr->u.arr.items[i], i, &has_port) < 0)
+					bad = 1;
+			if (cfg->ncommand > 0 && !has_port && !bad)
 				tcfg_error(c, arr->pos,
 					   "engine.command must contain {port}: the engine listens where elastic-agent says");
 		}
@@ -595,14 +605,16 @@ static void check_cross(struct tcfg *c, const struct toml_value *root, struct mo
 		tcfg_error(c, tcfg_pos(sc, "min_nodes"),
 			   "scale.min_nodes (%d) must not exceed scale.max_nodes (%d)",
 			   cfg->min_nodes, cfg->max_nodes);
-	if (cfg->target_nodes > cfg->max_nodes || cfg->target_nodes < cfg->min_nodes)
+	/* A defaulted target follows max_nodes: report only what was written. */
+	if (toml_table_get(sc, "target_nodes") && cfg->min_nodes <= cfg->max_nodes &&
+	    (cfg->target_nodes > cfg->max_nodes || cfg->target_nodes < cfg->min_nodes))
 		tcfg_error(c, tcfg_pos(sc, "target_nodes"),
 			   "scale.target_nodes (%d) must lie between min_nodes (%d) and max_nodes (%d)",
 			   cfg->target_nodes, cfg->min_nodes, cfg->max_nodes);
 	const char *const names[] = {"min_nodes", "max_nodes", "target_nodes"};
 	const int vals[] = {cfg->min_nodes, cfg->max_nodes, cfg->target_nodes};
 	for (int i = 0; i < 3; i++) {
-		if (vals[i] % cfg->nodes != 0)
+		if (toml_table_get(sc, names[i]) && vals[i] % cfg->nodes != 0)
 			tcfg_error(c, tcfg_pos(sc, names[i]),
 				   "scale.%s (%d) must be a multiple of slurm.nodes (%d), the nodes of one job",
 				   names[i], vals[i], cfg->nodes);
@@ -648,6 +660,7 @@ int model_parse(const char *src, size_t len, const char *filename,
 {
 	struct tcfg c = {filename, errs, 0};
 	struct toml_error terr;
+	size_t start = errs->len;
 	*out = NULL;
 	if (len > MODEL_MAX_BYTES) {
 		buf_printf(errs, "%s: file is %zu bytes; a model.toml may have at most %d\n",
@@ -674,6 +687,7 @@ int model_parse(const char *src, size_t len, const char *filename,
 		check_cross(&c, root, cfg);
 	toml_free(root);
 	if (c.nerr) {
+		tcfg_sort_errors(&c, start);
 		model_free(cfg);
 		return -1;
 	}

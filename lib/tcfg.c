@@ -14,6 +14,11 @@ void tcfg_error(struct tcfg *c, struct toml_pos pos, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* One error, one line: values quoted in messages may hold control
+	 * characters. */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (pos.line > 0)
 		buf_printf(c->errs, "%s:%d:%d: %s\n", c->file, pos.line, pos.col, msg);
 	else
@@ -315,30 +320,33 @@ int tcfg_enum(struct tcfg *c, const struct toml_value *tab, const char *sect,
 	return -1;
 }
 
+/* Optimal string alignment distance (Levenshtein plus transpositions of
+ * neighbours), case-insensitive; (size_t)-1 for words over 64 bytes. */
 static size_t edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	if (la > 64 || lb > 64)
 		return (size_t)-1;
-	size_t row[65];
+	size_t d[65][65];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
 	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
+		d[0][j] = j;
 	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t cost = tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1]) ? 0 : 1;
-			size_t best = diag + cost;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			if (up + 1 < best)
-				best = up + 1;
-			row[j] = best;
-			diag = up;
+			int ai = tolower((unsigned char)a[i - 1]), bj = tolower((unsigned char)b[j - 1]);
+			size_t best = d[i - 1][j - 1] + (ai != bj);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && ai == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == bj && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
 		}
 	}
-	return row[lb];
+	return d[la][lb];
 }
 
 const char *tcfg_suggest(const char *word, const char *const *candidates)
@@ -409,4 +417,53 @@ void tcfg_check_keys(struct tcfg *c, const struct toml_value *tab, const char *s
 		if (!tcfg_is_key(kv->key, allowed))
 			tcfg_unknown_key(c, kv, sect, allowed);
 	}
+}
+
+struct err_line {
+	int line, col;
+	size_t off, len; /* the line in the buffer, newline included */
+};
+
+static int err_line_cmp(const void *a, const void *b)
+{
+	const struct err_line *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->off < y->off ? -1 : (x->off > y->off);
+}
+
+void tcfg_sort_errors(struct tcfg *c, size_t start)
+{
+	struct buf *b = c->errs;
+	size_t n = 0, cap = 16, plen = strlen(c->file) + 1;
+	struct err_line *v = malloc(cap * sizeof *v);
+	if (!v)
+		abort();
+	for (size_t off = start; off < b->len;) {
+		const char *nl = memchr(b->data + off, '\n', b->len - off);
+		size_t len = nl ? (size_t)(nl - (b->data + off)) + 1 : b->len - off;
+		if (n == cap) {
+			cap *= 2;
+			v = realloc(v, cap * sizeof *v);
+			if (!v)
+				abort();
+		}
+		v[n].line = v[n].col = 0; /* no position: first */
+		if (len > plen)
+			sscanf(b->data + off + plen, "%d:%d:", &v[n].line, &v[n].col);
+		v[n].off = off;
+		v[n].len = len;
+		n++;
+		off += len;
+	}
+	qsort(v, n, sizeof *v, err_line_cmp);
+	struct buf sorted = BUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		buf_append(&sorted, b->data + v[i].off, v[i].len);
+	b->len = start;
+	buf_append(b, sorted.data ? sorted.data : "", sorted.len);
+	buf_free(&sorted);
+	free(v);
 }

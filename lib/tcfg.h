@@ -74,6 +74,10 @@ struct toml_pos tcfg_pos(const struct toml_value *tab, const char *key);
 
 void tcfg_strv_free(char **v);
 
+/* Sorts the error lines appended to c->errs from offset START by position,
+ * so that users read them in file order. */
+void tcfg_sort_errors(struct tcfg *c, size_t start);
+
 /* The candidate closest to WORD by edit distance, when close enough to be a
  * likely typo; NULL otherwise. CANDIDATES is NULL-terminated. */
 const char *tcfg_suggest(const char *word, const char *const *candidates);

@@ -19,6 +19,14 @@
  * validation, integers in every base with underscores and overflow checks,
  * floats (inf, nan, exponents), booleans and the four date/time kinds.
  * Errors say what is wrong, e.g. `duplicate key "tp" (first defined at 3:1)`.
+ *
+ * Choices where TOML 1.0 leaves room: newlines inside multi-line strings
+ * come out as LF (also when written CR LF); a float too large for a double
+ * (1e400) is an error, like an integer beyond 64 bits; fractional seconds
+ * are kept to the nanosecond; a UTF-8 byte order mark at the start is
+ * skipped (columns on line 1 count from after it). Arrays, inline tables,
+ * dotted keys and headers together nest at most TOML_MAX_DEPTH deep. The
+ * input is never modified and the tree does not point into it.
  */
 #ifndef ES_TOML_H
 #define ES_TOML_H
@@ -90,9 +98,27 @@ struct toml_value {
 			size_t len, cap;
 		} tab;              /* TOML_TABLE */
 	} u;
-	/* Parser bookkeeping, meaningful for tables and arrays only. */
+	/* Parser bookkeeping, meaningful for tables and arrays only: a
+	   combination of enum toml_flag bits. */
 	unsigned flags;
 };
+
+/* Bits of toml_value.flags: how a table or array came to be. */
+enum toml_flag {
+	TOML_F_HEADER = 1u << 0,   /* table: defined by a [header], or an
+				      element of an array of tables */
+	TOML_F_IMPLICIT = 1u << 1, /* table: only named as a parent in a header
+				      ([a] of [a.b]) so far */
+	TOML_F_DOTTED = 1u << 2,   /* table: created by a dotted key (a.b = 1) */
+	TOML_F_INLINE = 1u << 3,   /* table: an inline table { ... }; nothing
+				      can be added to it afterwards */
+	TOML_F_AOT = 1u << 4,      /* array: an array of tables built by
+				      [[header]]s (other arrays are static) */
+};
+
+/* Arrays and inline tables nest at most this deep, counting every table and
+ * array from the root (a deeper document is an error, not a stack overflow). */
+#define TOML_MAX_DEPTH 128
 
 /* Short details of a parse error, filled by toml_parse(). */
 struct toml_error {

@@ -44,12 +44,14 @@ static const struct err_case err_cases[] = {
 	/* [engine] */
 	{MIN "[engine]\nkind = \"vlm\"\n",
 	 "4:8: unknown engine.kind \"vlm\" (did you mean \"vllm\"?); expected one of: vllm, sglang, sim, command"},
+	{MIN "[engine]\nkind = \"v\\tllm\"\n",
+	 "4:8: unknown engine.kind \"v?llm\" (did you mean \"vllm\"?); expected one of: vllm, sglang, sim, command"},
 	{MIN "[engine]\nkind = \"tensorrt\"\n",
 	 "4:8: unknown engine.kind \"tensorrt\"; expected one of: vllm, sglang, sim, command"},
 	{MIN "[engine]\nargs = \"--x\"\n", "4:8: engine.args must be an array, not a string"},
-	{MIN "[engine]\nargs = [\"--x\", 3]\n", "4:17: engine.args[1] must be a string, not an integer"},
+	{MIN "[engine]\nargs = [\"--x\", 3]\n", "4:16: engine.args[1] must be a string, not an integer"},
 	{MIN "[engine]\nargs = [\"--max-model-len\", \"8192\", \"--port=9000\"]\n",
-	 "4:35: engine.args[2] sets \"--port\", which elastic-agent sets itself; remove it"},
+	 "4:36: engine.args[2] sets \"--port\", which elastic-agent sets itself; remove it"},
 	{MIN "[engine]\nkind = \"sglang\"\nargs = [\"--tp-size\", \"2\"]\n",
 	 "5:9: engine.args[0] sets \"--tp-size\", which elastic-agent sets itself; remove it"},
 	{MIN "[engine]\nenv = \"x\"\n", "4:7: engine.env must be a table of strings, e.g. env = { NAME = \"value\" }"},
@@ -62,7 +64,7 @@ static const struct err_case err_cases[] = {
 	{MIN "[engine]\nkind = \"command\"\ncommand = [\"\", \"{port}\"]\n",
 	 "5:11: engine.command must start with a program name"},
 	{MIN "[engine]\nkind = \"command\"\ncommand = [\"srv\", \"--port\", \"{prot}\"]\n",
-	 "5:31: engine.command[2]: unknown placeholder \"{prot}\" (did you mean \"{port}\"?)"},
+	 "5:29: engine.command[2]: unknown placeholder \"{prot}\" (did you mean \"{port}\"?)"},
 	{MIN "[engine]\nkind = \"command\"\ncommand = [\"srv\", \"{port}\", \"{zzzzzz}\"]\n",
 	 "5:29: engine.command[2]: unknown placeholder \"{zzzzzz}\"; known: {path} {name} {host} {port} {tp} {gpus} {rank}"},
 	{MIN "[engine]\nkind = \"command\"\ncommand = [\"srv\", \"{port\"]\n",
@@ -156,13 +158,16 @@ END_TEST
 
 START_TEST(test_all_errors_reported)
 {
-	const char *src = "[model]\npath = 1\n[parallel]\ntp = 0\n[routing]\npolicy = \"x\"\n";
+	const char *src = "[routing]\npolicy = \"x\"\n[model]\npath = 1\n[parallel]\ntp = 0\n";
 	struct model_config *cfg;
 	struct buf errs = BUF_INIT;
 	ck_assert_int_eq(model_parse(src, strlen(src), "t.toml", &cfg, &errs), -1);
-	ck_assert_ptr_nonnull(strstr(errs.data, "t.toml:2:8: model.path must be a string"));
-	ck_assert_ptr_nonnull(strstr(errs.data, "t.toml:4:6: parallel.tp must be at least 1"));
-	ck_assert_ptr_nonnull(strstr(errs.data, "t.toml:6:10: unknown routing.policy \"x\""));
+	ck_assert_ptr_nonnull(strstr(errs.data, "t.toml:4:8: model.path must be a string"));
+	ck_assert_ptr_nonnull(strstr(errs.data, "t.toml:6:6: parallel.tp must be at least 1"));
+	ck_assert_ptr_nonnull(strstr(errs.data, "t.toml:2:10: unknown routing.policy \"x\""));
+	/* In file order, whatever order the sections are checked in. */
+	ck_assert(strstr(errs.data, "t.toml:2:10") < strstr(errs.data, "t.toml:4:8"));
+	ck_assert(strstr(errs.data, "t.toml:4:8") < strstr(errs.data, "t.toml:6:6"));
 	buf_free(&errs);
 }
 END_TEST
