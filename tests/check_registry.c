@@ -477,7 +477,7 @@ START_TEST(test_acquirer_io)
 	fclose(fp);
 	char want[512];
 	snprintf(want, sizeof want, "--parsable --elastic-serve=%s/pools/sim.toml --job-name=es-sim "
-		 "--comment=elastic-serve:%s:sim --output=%s/jobs/es-%%j.out --partition=low --nodes=1 --gres=gpu:8 %s/job.sh\n",
+		 "--comment=elastic-serve:%s:sim --output=%s/jobs/es-%%j.out --open-mode=append --partition=low --nodes=1 --gres=gpu:8 %s/job.sh\n",
 		 state_dir, instance, state_dir, dir);
 	ck_assert_str_eq(log, want);
 	snprintf(p, sizeof p, "%s/pools/sim.toml", state_dir);

@@ -36,6 +36,7 @@ _reg_pid() {
 
 _reg_healthy() { curl -fsS -m 2 "$REG_URL/health" >/dev/null 2>&1; }
 
+# shellcheck disable=SC2120 # arguments are optional
 reg_start() {
 	# as_user runs in a subshell: the registry is found again by its port.
 	(cd "$ES_TEST_DIR" && runuser -u "$ES_CLUSTER_USER" -- env SLURM_CONF="$SLURM_CONF" \
@@ -61,8 +62,8 @@ reg_stop() {
 	pid=$(_reg_pid)
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid"
-	local i
-	for i in $(seq 50); do
+	local _
+	for _ in $(seq 50); do
 		kill -0 "$pid" 2>/dev/null || return 0
 		sleep 0.1
 	done

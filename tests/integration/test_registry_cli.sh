@@ -80,7 +80,7 @@ code=$(curl -s -o body.json -w '%{http_code}' "$REG_URL/api/v1/status")
 grep -q '"type":"AuthenticationError"' body.json || die "401 body: $(cat body.json)"
 curl -fsS "$REG_URL/metrics" | grep -q '^elastic_build_info' || die "/metrics"
 code=$(curl -s -o body.json -w '%{http_code}' "$REG_URL/v1/models")
-[ "$code" = 404 ] && grep -q '"type":"NotFoundError"' body.json || die "/v1/models: $code $(cat body.json)"
+{ [ "$code" = 404 ] && grep -q '"type":"NotFoundError"' body.json; } || die "/v1/models: $code $(cat body.json)"
 
 # Another uid (root here): 403, exit 1, the registry's message.
 expect_rc 1 "$CTL" --registry "$REG_URL" status
