@@ -114,9 +114,7 @@ need_plugin() {
 	[ -f "$plugin" ] || die "$plugin is not built (make)"
 	[ -x "$agent" ] || die "$agent is not built (make)"
 	[ -x "$(dirname "$agent")/../sim/elastic-sim" ] || die "elastic-sim is not built beside $agent (make)"
-	# A port-reservation directory of this test, made by whoever the plugin
-	# runs as: it must not exist beforehand.
-	set_plugstack "agent=$agent" "run_dir=$ES_TEST_DIR/es-run"
+	set_plugstack "agent=$agent"
 }
 
 sim_pool() {
