@@ -57,7 +57,9 @@ log "job $old ended ($st) at $gone_at, $((end - gone_at)) s before its time limi
 [ "$gone_at" -lt "$end" ] || die "job $old ended at its time limit, not before"
 ready_is 4 || die "after the renewal: $(ready) ready workers, want 4"
 grep -q "draining job $old (renewed)" "$REG_LOG" || die "no drain of job $old for its renewal in the log"
-grep -q "job $old ended: cancelled (drained)" "$REG_LOG" || die "job $old was not cancelled after its drain"
+grep -q "cancelling job $old (drained)" "$REG_LOG" || die "job $old was not cancelled after its drain"
+seen_ended() { grep -q "job $old ended: cancelled (drained)" "$REG_LOG"; }
+wait_for 10 "the registry to see job $old end" seen_ended
 awk -v j="$new" '$4 == j && $6 == "ready"' <<<"$(ctl ls)" | grep -q . || die "job $new serves no ready worker"
 
 ctl scale "$POOL" 0 >/dev/null || die "scale to 0"
