@@ -98,7 +98,11 @@ static void start(const char *auth)
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
 		close(p[0]);
-		log_set_level(LOG_LVL_ERROR);
+		/* The registry's log goes to DIR/registry.log, not the test output. */
+		char lp[256];
+		snprintf(lp, sizeof lp, "%s/registry.log", dir);
+		log_set_file(lp);
+		log_set_level(LOG_LVL_DEBUG);
 		struct reg_config cfg;
 		char err[512], path[256];
 		int port = -1;
