@@ -226,6 +226,8 @@ struct agent {
 	struct event *hb_timer, *drain_timer, *drain_poll;
 	int64_t drain_deadline;
 	bool hb_inflight;
+	int dereg_inflight;        /* deregistrations not answered yet */
+	struct event *exit_timer;  /* bounds the wait for them at the end */
 	int hb_failures;           /* heartbeats failed in a row */
 	pid_t squeue_pid;          /* job end lookup */
 	int squeue_fd;

@@ -30,6 +30,7 @@ enum { T_NONE, T_PROBE, T_BACKOFF, T_KILL };
 static void slice_apply(struct agent_slice *s, unsigned acts, pid_t old_pid);
 static void agent_check_done(struct agent *ag);
 static void agent_stop_all(struct agent *ag);
+static void exit_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 int64_t agent_now_ms(void)
 {
@@ -472,8 +473,21 @@ static void agent_check_done(struct agent *ag)
 	}
 	if (ag->phase == AP_DONE) {
 		agent_status_write(ag);
-		event_base_loopbreak(ag->base);
+		/* A deregistration still on its way is let through, briefly. */
+		if (ag->dereg_inflight > 0)
+			timer_arm(ag->exit_timer, 1500);
+		else
+			event_base_loopbreak(ag->base);
 	}
+}
+
+static void exit_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct agent *ag = arg;
+	log_warn("leaving with %d deregistration(s) unanswered", ag->dereg_inflight);
+	event_base_loopbreak(ag->base);
 }
 
 /* ---------------------------------------------------------------- job end */
@@ -740,6 +754,7 @@ int agent_init(struct agent *ag, struct event_base *base, const struct agent_opt
 	ag->ev_chld = evsignal_new(base, SIGCHLD, reap_cb, ag);
 	ag->hb_timer = evtimer_new(base, hb_cb, ag);
 	ag->drain_poll = evtimer_new(base, drain_poll_cb, ag);
+	ag->exit_timer = evtimer_new(base, exit_timer_cb, ag);
 	event_add(ag->ev_term, NULL);
 	event_add(ag->ev_int, NULL);
 	event_add(ag->ev_hup, NULL);
@@ -784,7 +799,7 @@ void agent_free(struct agent *ag)
 	}
 	buf_free(&ag->squeue_out);
 	struct event *evs[] = {ag->ev_term, ag->ev_int, ag->ev_hup, ag->ev_chld, ag->hb_timer,
-			       ag->drain_poll, ag->drain_timer};
+			       ag->drain_poll, ag->drain_timer, ag->exit_timer};
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
 		if (evs[i])
 			event_free(evs[i]);
