@@ -291,16 +291,20 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 				evtimer_del(s->timer);
 				s->timer_kind = T_NONE;
 			}
+			char what[128];
 			if (WIFSIGNALED(st))
-				snprintf(s->error, sizeof s->error, "engine (pid %d) killed by signal %d",
+				snprintf(what, sizeof what, "engine (pid %d) killed by signal %d",
 					 (int)pid, WTERMSIG(st));
 			else
-				snprintf(s->error, sizeof s->error, "engine (pid %d) exited with status %d",
+				snprintf(what, sizeof what, "engine (pid %d) exited with status %d",
 					 (int)pid, WEXITSTATUS(st));
-			if (s->sm.state == AS_STARTING || s->sm.state == AS_READY)
-				log_warn("slice %d: %s", s->index, s->error);
-			else
-				log_info("slice %d: %s", s->index, s->error);
+			if (s->sm.state == AS_STARTING || s->sm.state == AS_READY) {
+				log_warn("slice %d: %s", s->index, what);
+				snprintf(s->error, sizeof s->error, "%s", what);
+			} else {
+				/* A failed slice keeps the reason it failed for. */
+				log_info("slice %d: %s", s->index, what);
+			}
 			slice_step(s, AE_EXITED, pid);
 			break;
 		}
@@ -314,6 +318,7 @@ static void on_scrape(struct httpc_req *req, int err, const struct httpc_resp *r
 	struct agent_slice *s = arg;
 	(void)req;
 	s->scrape = NULL;
+	s->load_fresh = true;
 	if (err || httpc_resp_status(resp) != 200) {
 		s->load.valid = false;
 		return;
@@ -378,10 +383,11 @@ static void drain_poll_cb(evutil_socket_t fd, short what, void *arg)
 		struct agent_slice *s = &ag->slices[i];
 		if (s->sm.state != AS_DRAINING || !slice_live(s))
 			continue;
-		/* The last scrape counts; a failed one (engine shutting down) is idle. */
-		if (s->load.valid && s->load.running + s->load.waiting > 0)
+		/* Busy until a scrape since the last poll says otherwise; a failed
+		 * one (the engine is shutting down) counts as idle. */
+		if (!s->load_fresh || (s->load.valid && s->load.running + s->load.waiting > 0))
 			busy = true;
-		s->load.valid = false;
+		s->load_fresh = false;
 		slice_scrape(s, 200);
 	}
 	if (!busy || agent_now_ms() >= ag->drain_deadline) {
@@ -429,6 +435,7 @@ void agent_drain(struct agent *ag)
 		if (s->reg_inflight)
 			s->registered = false;
 		n += s->sm.state == AS_READY;
+		s->load_fresh = false;
 		slice_step(s, AE_DRAIN, 0);
 	}
 	log_info("draining: %d worker(s) deregistered; in-flight requests get up to %.1f s", n,
