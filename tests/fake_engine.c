@@ -115,3 +115,25 @@ __attribute__((constructor)) static void fe_main(int argc, char **argv, char **e
 	event_base_dispatch(base);
 	_exit(0);
 }
+
+/* A fake elastic-agent for check_spank.c: with ES_FAKE_AGENT_OUT set, the
+ * runner writes its argv and the variables the plugin hands an agent to
+ * that file, one per line, and exits 0. */
+__attribute__((constructor)) static void fa_main(int argc, char **argv, char **envp)
+{
+	const char *out = getenv("ES_FAKE_AGENT_OUT");
+	if (!out)
+		return;
+	FILE *fp = fopen(out, "w");
+	if (!fp)
+		_exit(2);
+	for (int i = 0; i < argc; i++)
+		fprintf(fp, "argv %s\n", argv[i]);
+	for (char **e = envp; *e; e++)
+		if (!strncmp(*e, "ELASTIC_", 8) || !strncmp(*e, "SLURM_SPANK_", 12))
+			fprintf(fp, "env %.200s\n", *e);
+	fprintf(fp, "uid %d euid %d pgid %d pid %d\n", (int)getuid(), (int)geteuid(),
+		(int)getpgid(0), (int)getpid());
+	fclose(fp);
+	_exit(0);
+}
