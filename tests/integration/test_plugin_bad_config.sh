@@ -34,3 +34,9 @@ squeue -h -u "$ES_CLUSTER_USER" -n serve.sh | grep -q . && die "a serve.sh job e
 as_user sbatch --gres=gpu:2 --elastic-serve=missing.toml serve.sh 2>"$ES_TEST_DIR/e2" && die "missing file accepted"
 grep -q 'elastic_serve: missing.toml: cannot open: No such file or directory' "$ES_TEST_DIR/e2" || die "$(cat "$ES_TEST_DIR/e2")"
 log "refused with: $(grep -o 'elastic_serve: .*' "$ES_TEST_DIR/sbatch.err" | head -n 1)"
+
+# The manual pages of the plugin and the agent are clean (references to
+# pages not installed here are only style notes).
+if command -v mandoc >/dev/null; then
+	mandoc -Tlint -W warning man/elastic_serve.8 man/elastic-agent.8 || die "mandoc -Tlint"
+fi
