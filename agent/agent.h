@@ -175,6 +175,7 @@ struct agent_slice {
 	bool registered;          /* the registry has it (as starting or ready) */
 	bool reg_inflight;        /* a register request is out */
 	enum agent_state reg_sent; /* the state the last registration carried */
+	int reg_logged;           /* state last reported in the log, -1 none */
 	int reg_backoff_ms;       /* next retry delay */
 	int64_t reg_next_ms;      /* not before */
 	char error[8192];         /* last failure, for the status file */

@@ -713,6 +713,7 @@ int agent_init(struct agent *ag, struct event_base *base, const struct agent_opt
 		long port = at ? strtol(at + 1, &end, 10) : 0;
 		s->ag = ag;
 		s->index = (int)i;
+		s->reg_logged = -1;
 		if (!at || at == spec || *end || port < 1 || port > 65535) {
 			snprintf(err, errlen, "--slice %s: expected GPUS@PORT, e.g. 0,1@28000", spec);
 			return -1;

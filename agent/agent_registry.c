@@ -180,7 +180,13 @@ static void on_registered(struct httpc_req *req, int err, const struct httpc_res
 			ag->heartbeat_ms = ms;
 	}
 	json_object_put(o);
-	log_info("worker %s registered as %s", s->id, s->reg_sent == AS_READY ? "ready" : "starting");
+	/* Refreshes (a new job end time, a registry that forgot) are quiet. */
+	if (s->reg_logged != (int)s->reg_sent)
+		log_info("worker %s registered as %s", s->id,
+			 s->reg_sent == AS_READY ? "ready" : "starting");
+	else
+		log_debug("worker %s registered again", s->id);
+	s->reg_logged = (int)s->reg_sent;
 	if (s->reg_sent != s->sm.state)
 		agent_reg_register(s); /* it changed while the request was out */
 }

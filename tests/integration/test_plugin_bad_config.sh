@@ -40,3 +40,8 @@ log "refused with: $(grep -o 'elastic_serve: .*' "$ES_TEST_DIR/sbatch.err" | hea
 if command -v mandoc >/dev/null; then
 	mandoc -Tlint -W warning man/elastic_serve.8 man/elastic-agent.8 || die "mandoc -Tlint"
 fi
+
+# The plugin exports the SPANK entry points and plugin symbols, nothing else.
+extra=$(nm -D --defined-only spank/elastic_serve.so | awk '{print $3}' |
+	grep -Ev '^(slurm_spank_[a-z_]+|plugin_name|plugin_type|plugin_version|spank_plugin_version)$' || true)
+[ -z "$extra" ] || die "elastic_serve.so exports more: $extra"
