@@ -330,7 +330,8 @@ static void conn_flush(struct httpd_conn *c)
 		event_del(&c->wev);
 	}
 	struct httpd_req *r = &c->req;
-	if (before && r->drain_cb && !c->in_drain && left <= r->drain_lowat &&
+	if (r->drain_cb && !c->in_drain && before > r->drain_lowat &&
+	    left <= r->drain_lowat &&
 	    (r->state == REQ_PENDING || r->state == REQ_STREAMING)) {
 		c->in_drain = true;
 		r->drain_cb(r, r->drain_arg);
@@ -385,8 +386,21 @@ static void conn_send_error(struct httpd_conn *c, int status, const char *msg)
 
 /* ---------------------------------------------------------------- request */
 
+/* Buffers above this are given back between requests, so that one large
+ * request does not pin memory for the life of a keep-alive connection. */
+#define HTTPD_KEEP_BUF (64 * 1024)
+
+static void httpd_buf_trim(struct buf *b)
+{
+	if (b->cap > HTTPD_KEEP_BUF)
+		buf_free(b);
+}
+
 static void req_reset(struct httpd_req *r)
 {
+	httpd_buf_trim(&r->head);
+	httpd_buf_trim(&r->body);
+	httpd_buf_trim(&r->outhdr);
 	hp_msg_init(&r->msg, HP_REQUEST);
 	buf_reset(&r->head);
 	buf_reset(&r->body);
@@ -486,6 +500,7 @@ static void conn_consume(struct httpd_conn *c, size_t n)
 	if (c->ipos >= c->in.len) {
 		c->ipos = 0;
 		buf_reset(&c->in);
+		httpd_buf_trim(&c->in);
 	}
 }
 

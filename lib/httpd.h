@@ -61,7 +61,9 @@
  *
  * Graceful stop. httpd_shutdown() stops accepting, closes idle
  * connections, answers the requests in flight with "Connection: close" and
- * runs a callback once the last connection is gone.
+ * runs a callback once the last connection is gone. A connection still
+ * sending its request is served too, or closed at its header or body
+ * timeout.
  *
  * The server ignores SIGPIPE (process-wide) when it was at its default.
  * Everything runs on the event_base's thread; nothing here is thread-safe.
@@ -180,8 +182,9 @@ void httpd_stream_end(struct httpd_req *req);
 
 /* Response bytes queued and not yet written to the socket. */
 size_t httpd_req_outbuf_len(const struct httpd_req *req);
-/* CB runs whenever the queue drains to LOWAT bytes or fewer after a write;
- * NULL unregisters it. */
+/* CB runs whenever a write takes the queue from above LOWAT bytes to LOWAT
+ * or fewer (from the event loop, or from inside httpd_stream_write when the
+ * socket takes the bytes at once); NULL unregisters it. */
 void httpd_req_on_drain(struct httpd_req *req, size_t lowat,
 			void (*cb)(struct httpd_req *req, void *arg), void *arg);
 

@@ -58,7 +58,7 @@ static const char *const reserved_sglang[] = {
 	NULL,
 };
 static const char *const reserved_sim[] = {
-	"--host", "--port", "--model", "--served-model-name", "--tensor-parallel-size",
+	"--host", "--port", "--model", "--served-model-name", "--tensor-parallel-size", "--tp",
 	"--nnodes", "--node-rank", "--master-addr", "--master-port", "--headless",
 	"--port-file", NULL,
 };

@@ -156,9 +156,12 @@ uint64_t sim_sched_advance(struct sim_sched *s, uint64_t now)
 				progress = true;
 				continue;
 			}
-			q->t_next = q->t_next + itl_us(s);
-			if (q->t_next < now && s->t.time_scale > 0)
-				q->t_next = now; /* late timer: do not burst */
+			/* A token emitted late (the timer fired after its time)
+			 * delays the next one: the step took that long. */
+			uint64_t base = q->t_next;
+			if (s->t.time_scale > 0 && base < now)
+				base = now;
+			q->t_next = base + itl_us(s);
 			if (q->t_next <= now)
 				progress = true;
 			next = q->next;

@@ -156,6 +156,13 @@ static void t_handler(struct httpd_req *req, void *arg)
 		s->ev = evtimer_new(t_base, t_late, s);
 		httpd_stream_start(req, 200, "application/octet-stream");
 		t_big_pump(s);
+	} else if (strcmp(path, "/flood") == 0) {
+		/* Queues 8 MiB at once; ended by on_close when the write times out. */
+		static char block[65536];
+		httpd_req_on_close(req, t_on_close, NULL);
+		httpd_stream_start(req, 200, "application/octet-stream");
+		for (int i = 0; i < 128; i++)
+			httpd_stream_write(req, block, sizeof block);
 	} else if (strcmp(path, "/wait") == 0) {
 		httpd_req_on_close(req, t_on_close, NULL);
 	} else if (strcmp(path, "/double") == 0) {
@@ -189,7 +196,8 @@ static pid_t t_start(const struct httpd_config *cfg, int *port)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		close(p[0]);
-		log_set_level(LOG_LVL_ERROR);
+		/* /double logs an error on purpose: keep the test output clean. */
+		log_set_file("/dev/null");
 		t_base = event_base_new();
 		t_srv = httpd_new(t_base, cfg, t_handler, NULL);
 		httpd_set_error_body(t_srv, oai_httpd_error_body, NULL);
@@ -608,6 +616,30 @@ START_TEST(test_max_conns)
 }
 END_TEST
 
+START_TEST(test_write_timeout)
+{
+	struct httpd_config cfg;
+	httpd_config_init(&cfg);
+	cfg.write_timeout_ms = 300;
+	int port;
+	pid_t pid = t_start(&cfg, &port);
+	struct tc_conn c;
+	ck_assert_int_eq(tc_connect(&c, port, 5000), 0);
+	tc_sends(&c, "GET /flood HTTP/1.1\r\nHost: x\r\n\r\n");
+	/* Never read: the server gives up on this client. */
+	char stats[128] = "";
+	for (int i = 0; i < 150; i++) {
+		usleep(20000);
+		t_get_stats(port, stats, sizeof stats);
+		if (strstr(stats, "closed=1"))
+			break;
+	}
+	ck_assert_str_eq(stats, "closed=1 drained=0 pending=1");
+	tc_close(&c);
+	ck_assert_int_eq(t_stop(pid), 0);
+}
+END_TEST
+
 Suite *suite_httpd(void)
 {
 	Suite *s = suite_create("httpd");
@@ -623,6 +655,7 @@ Suite *suite_httpd(void)
 	tcase_add_test(tc, test_backpressure);
 	tcase_add_test(tc, test_graceful_shutdown);
 	tcase_add_test(tc, test_max_conns);
+	tcase_add_test(tc, test_write_timeout);
 	suite_add_tcase(s, tc);
 	return s;
 }

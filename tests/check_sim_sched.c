@@ -254,6 +254,28 @@ START_TEST(test_itl_per_seq)
 }
 END_TEST
 
+/* A late timer does not make tokens burst: the next comes an ITL later. */
+START_TEST(test_late_timer)
+{
+	struct sim_kv *kv = sim_kv_new(100, 16, true);
+	struct sim_timing tm = {0, 0, 10, 0, 1};
+	struct rec r = {0};
+	struct sim_sched s;
+	sim_sched_init(&s, kv, 4, &tm, &ops, &r);
+	r.s = &s;
+	struct sim_seq a;
+	seq(&a, 1, 4, 5);
+	sim_sched_submit(&s, &a, 0);
+	ck_assert_int_eq(r.ntok, 1);
+	sim_sched_advance(&s, 35000); /* due at 10000, 25 ms late */
+	ck_assert_int_eq(r.ntok, 2);
+	ck_assert_uint_eq(sim_sched_next(&s), 45000);
+	run(&s);
+	ck_assert_int_eq(r.nfin, 1);
+	sim_kv_free(kv);
+}
+END_TEST
+
 Suite *suite_sim_sched(void)
 {
 	Suite *s = suite_create("sim_sched");
@@ -265,6 +287,7 @@ Suite *suite_sim_sched(void)
 	tcase_add_test(tc, test_abort);
 	tcase_add_test(tc, test_zero_time_scale);
 	tcase_add_test(tc, test_itl_per_seq);
+	tcase_add_test(tc, test_late_timer);
 	suite_add_tcase(s, tc);
 	return s;
 }

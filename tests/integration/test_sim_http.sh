@@ -86,7 +86,7 @@ ok "prefix cache: hits in /metrics and a lower TTFT the second time"
 kill -TERM "$PID"; wait "$PID" || fail "prefix sim exit status $?"
 
 # ---------------------------------------------------------------- batching
-start_sim batch --time-scale 1 --max-num-seqs 16 --ttft-ms 5 --itl-ms 20 --itl-us-per-seq 0
+start_sim batch --time-scale 1 --max-num-seqs 16 --ttft-ms 5 --itl-ms 50 --itl-us-per-seq 0
 body='{"model":"sim","messages":[{"role":"user","content":"Count."}],"max_tokens":60,"ignore_eos":true,"stream":true}'
 CURLS=()
 for i in $(seq 64); do
@@ -95,7 +95,7 @@ for i in $(seq 64); do
 	CURLS+=($!)
 done
 ok_seen=0
-for _ in $(seq 40); do
+for _ in $(seq 100); do
 	sleep 0.1
 	r=$(metric "$PORT" vllm:num_requests_running); w=$(metric "$PORT" vllm:num_requests_waiting)
 	if [ "$r" = 16.0 ] && [ "$w" = 48.0 ]; then ok_seen=1; break; fi
