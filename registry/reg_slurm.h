@@ -35,7 +35,7 @@ void reg_argv_free(struct reg_argv *a);
 
 /* sbatch --parsable --elastic-serve=CONFIG_PATH --job-name=es-POOL
  * --comment=elastic-serve:INSTANCE:POOL --output=OUTPUT_DIR/es-%j.out
- * [--partition= --qos= --account= --time=] --nodes=N [--gres=gpu:G]
+ * --open-mode=append [--partition= --qos= --account= --time=] --nodes=N [--gres=gpu:G]
  * [extra_args...] JOB_SCRIPT */
 void reg_slurm_sbatch_argv(const struct reg_config *cfg, const struct reg_pool *pool,
 			   const char *config_path, const char *instance, struct reg_argv *out);
