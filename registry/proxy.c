@@ -849,7 +849,6 @@ static void pr_next(struct proxy_req *pr)
 			c->owner = pw->owner;
 			c->id_hash = pw->id_hash;
 			c->load = (int64_t)w->inflight + (w->load.waiting > 0 ? w->load.waiting : 0);
-			c->cached = 0;
 			c->matched = 0;
 			p->cw[n++] = w;
 		}
@@ -874,16 +873,14 @@ static void pr_next(struct proxy_req *pr)
 		break;
 	default:
 		if (pr->nblocks && n > 1) {
-			for (unsigned i = 0; i < n; i++) {
+			for (unsigned i = 0; i < n; i++)
 				p->owners[i] = p->cand[i].owner;
-				p->cand[i].cached = proxy_prefix_owner_blocks(p->prefix, p->cand[i].owner);
-			}
 			proxy_prefix_match(p->prefix, pr->blocks, pr->nblocks, p->owners, n, p->matched);
 			for (unsigned i = 0; i < n; i++)
 				p->cand[i].matched = p->matched[i];
 		}
 		k = proxy_route_cache_aware(p->cand, n, pr->nblocks, &p->cfg->route,
-					    pr->nblocks ? pr->blocks[0] : pool->rr++, &why);
+					    pr->nblocks ? pr->blocks[pr->nblocks - 1] : pool->rr++, &why);
 		break;
 	}
 	pool->st.routed[why]++;
