@@ -1271,6 +1271,18 @@ bad:
 	return -1;
 }
 
+/* Host, Content-Length, Transfer-Encoding and Connection: the client's own. */
+static bool hc_own_header(const char *n)
+{
+	switch (strlen(n)) {
+	case 4: return !strcasecmp(n, "Host");
+	case 10: return !strcasecmp(n, "Connection");
+	case 14: return !strcasecmp(n, "Content-Length");
+	case 17: return !strcasecmp(n, "Transfer-Encoding");
+	default: return false;
+	}
+}
+
 static bool hc_token(const char *s)
 {
 	if (!s || !*s)
@@ -1332,25 +1344,41 @@ struct httpc_req *httpc_start(struct httpc *c, const struct httpc_request *rq, c
 	hp_msg_init(&r->resp.msg, HP_RESPONSE);
 	r->resp.msg.head_response = r->head_req;
 
+	/* No printf: a proxy makes one of these per request. */
 	struct buf *b = &r->out;
-	buf_printf(b, "%s %s HTTP/1.1\r\nHost: ", rq->method, target);
+	buf_reserve(b, 256 + rq->body_len);
+	buf_puts(b, rq->method);
+	buf_putc(b, ' ');
+	buf_puts(b, target);
+	buf_append(b, " HTTP/1.1\r\nHost: ", 17);
 	bool v6 = strchr(host, ':') != NULL;
-	buf_printf(b, v6 ? "[%s]" : "%s", host);
-	if (port != 80)
-		buf_printf(b, ":%d", port);
-	buf_puts(b, "\r\n");
+	if (v6)
+		buf_putc(b, '[');
+	buf_puts(b, host);
+	if (v6)
+		buf_putc(b, ']');
+	if (port != 80) {
+		buf_putc(b, ':');
+		buf_put_u64(b, (unsigned)port);
+	}
+	buf_append(b, "\r\n", 2);
 	for (size_t i = 0; i < rq->nheaders; i++) {
 		const char *n = rq->headers[i].name;
-		if (!strcasecmp(n, "Host") || !strcasecmp(n, "Content-Length") ||
-		    !strcasecmp(n, "Transfer-Encoding") || !strcasecmp(n, "Connection"))
+		if (hc_own_header(n))
 			continue;
-		buf_printf(b, "%s: %s\r\n", n, rq->headers[i].value);
+		buf_puts(b, n);
+		buf_append(b, ": ", 2);
+		buf_puts(b, rq->headers[i].value);
+		buf_append(b, "\r\n", 2);
 	}
 	bool has_body = rq->body_len > 0 || !strcmp(rq->method, "POST") ||
 			!strcmp(rq->method, "PUT") || !strcmp(rq->method, "PATCH");
-	if (has_body)
-		buf_printf(b, "Content-Length: %zu\r\n", rq->body_len);
-	buf_puts(b, "\r\n");
+	if (has_body) {
+		buf_append(b, "Content-Length: ", 16);
+		buf_put_u64(b, rq->body_len);
+		buf_append(b, "\r\n", 2);
+	}
+	buf_append(b, "\r\n", 2);
 	if (rq->body_len)
 		buf_append(b, rq->body, rq->body_len);
 
