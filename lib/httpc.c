@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1174,6 +1175,26 @@ fail:;
 
 /* ---------------------------------------------------------------- start */
 
+/* A zeroed request, except for the parsed header spans (2 KiB, written
+ * before they are read: see hp_msg_init) and the error message (written
+ * before it is read): a proxy allocates one per request. */
+static struct httpc_req *req_alloc(void)
+{
+	_Static_assert(offsetof(struct httpc_req, resp) < offsetof(struct httpc_req, errmsg),
+		       "req_alloc skips resp.msg.headers, then errmsg");
+	struct httpc_req *r = malloc(sizeof *r);
+	if (!r)
+		abort();
+	char *p = (char *)r;
+	char *h = (char *)r->resp.msg.headers, *he = h + sizeof r->resp.msg.headers;
+	char *m = r->errmsg, *me = m + sizeof r->errmsg;
+	memset(p, 0, (size_t)(h - p));
+	memset(he, 0, (size_t)(m - he));
+	memset(me, 0, (size_t)(p + sizeof *r - me));
+	r->errmsg[0] = '\0';
+	return r;
+}
+
 static struct hc_pool *pool_get(struct httpc *c, const char *host, int port)
 {
 	for (struct hc_pool *p = c->pools; p; p = p->next)
@@ -1322,9 +1343,7 @@ struct httpc_req *httpc_start(struct httpc *c, const struct httpc_request *rq, c
 			return NULL;
 		}
 	}
-	struct httpc_req *r = calloc(1, sizeof *r);
-	if (!r)
-		abort();
+	struct httpc_req *r = req_alloc();
 	r->c = c;
 	r->pool = pool_get(c, host, port);
 	r->state = RS_NEW;
