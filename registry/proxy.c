@@ -58,7 +58,7 @@
 #define HIWAT (256 * 1024)       /* pause the upstream above this much queued */
 #define LOWAT (64 * 1024)        /* and resume at this */
 #define COLLECT_MAX (4u << 20)   /* larger non-stream responses are streamed */
-#define INLINE_BLOCKS 32         /* prompt block hashes kept in the request */
+#define INLINE_BLOCKS 16         /* prompt block hashes kept in the request */
 #define MAX_TRIED 16             /* attempts remembered per request */
 #define MAX_FWD_HEADERS 100      /* request headers forwarded */
 #define KEYS_POLL_MS 2000        /* keys file checked for changes */
