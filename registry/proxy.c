@@ -1363,10 +1363,10 @@ void proxy_render_metrics(struct proxy *p, struct buf *out)
 	if (!rows)
 		abort();
 	size_t k = 0;
-	rows[k++] = (struct proxy_metrics_row){"", NULL, &p->nopool, 0, 0, false};
+	rows[k++] = (struct proxy_metrics_row){"", NULL, &p->nopool, 0, 0, false, 0};
 	for (struct proxy_pool *pool = p->pools; pool; pool = pool->next)
 		rows[k++] = (struct proxy_metrics_row){pool->name, NULL, &pool->st, pool->inflight,
-						       pool->nwaiting, false};
+						       pool->nwaiting, false, 0};
 	int64_t mono = reg_mono_ms();
 	for (size_t i = 0; i < p->r->workers.n; i++) {
 		const struct reg_worker *w = p->r->workers.v[i];
@@ -1374,7 +1374,8 @@ void proxy_render_metrics(struct proxy *p, struct buf *out)
 		if (pw)
 			rows[k++] = (struct proxy_metrics_row){
 				w->model, w->id, &pw->st, w->inflight, 0,
-				proxy_outlier_ejected(&pw->out, mono)};
+				proxy_outlier_ejected(&pw->out, mono),
+				proxy_prefix_owner_blocks(p->prefix, pw->owner)};
 	}
 	proxy_metrics_render(out, rows, np, rows + np, nw);
 	free(rows);
