@@ -362,6 +362,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	g_stopping = true;
+	if (g_mn && cfg.node_rank > 0) {
+		/* SLURM signals every process of a job at once: rank 0 still
+		 * finishes its requests in flight, which need this rank. */
+		log_info("%s: node rank %d stays until rank 0 stops (a second signal ends it now)",
+			 sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg.node_rank);
+		return;
+	}
 	log_info("%s: stopping: no new connections, finishing %u request(s) in flight",
 		 sig == SIGTERM ? "SIGTERM" : "SIGINT", g_sim.live);
 	if (g_http_up)
