@@ -43,7 +43,7 @@ static struct model_config *ag_model(const char *text)
 
 static const struct agent_engine_vars ag_vars = {
 	.path = "/models/Llama 3; rm -rf /", .name = "llama", .host = "0.0.0.0", .port = 28002,
-	.tp = 2, .gpus = "2,3", .rank = 0,
+	.tp = 2, .gpus = "2,3", .rank = 0, .nnodes = 1,
 };
 
 static void ag_expect_argv(char **argv, const char *const *want)
@@ -121,12 +121,205 @@ START_TEST(test_argv_kinds)
 }
 END_TEST
 
+/* A worker of 2 nodes x 4 GPUs (tp = 8): rank R's variables. */
+static struct agent_engine_vars ag_mn_vars(int rank)
+{
+	struct agent_engine_vars v = {
+		.path = "/m/Qwen3 235B", .name = "qwen", .host = "0.0.0.0", .port = 28004, .tp = 8,
+		.gpus = "4,5,6,7", .rank = rank, .nnodes = 2, .master_addr = "gpu01",
+		.master_port = 28132, .gpus_per_rank = 4, .agent = "/usr/sbin/elastic-agent",
+	};
+	return v;
+}
+
+START_TEST(test_argv_multinode)
+{
+	char err[256];
+	struct agent_engine_vars r0 = ag_mn_vars(0), r1 = ag_mn_vars(1);
+	const char *mn = "[parallel]\ntp = 8\nnodes_per_worker = 2\n%s[slurm]\ngpus_per_node = 4\n";
+
+	/* vLLM, multiprocessing: every rank runs vllm serve; rank > 0 headless. */
+	char text[1024];
+	snprintf(text, sizeof text, "[model]\npath = \"x\"\n[engine]\nkind = \"vllm\"\nargs = [\"--max-model-len\", \"8192\"]\n");
+	snprintf(text + strlen(text), sizeof text - strlen(text), mn, "");
+	struct model_config *cfg = ag_model(text);
+	char **a = agent_engine_argv(cfg, &r0, NULL, err, sizeof err);
+	const char *v0[] = {"vllm", "serve", r0.path, "--host", "0.0.0.0", "--port", "28004",
+			    "--tensor-parallel-size", "8", "--served-model-name", "qwen",
+			    "--nnodes", "2", "--node-rank", "0", "--master-addr", "gpu01",
+			    "--master-port", "28132", "--max-model-len", "8192", NULL};
+	ag_expect_argv(a, v0);
+	agent_argv_free(a);
+	a = agent_engine_argv(cfg, &r1, NULL, err, sizeof err);
+	const char *v1[] = {"vllm", "serve", r0.path, "--host", "0.0.0.0", "--port", "28004",
+			    "--tensor-parallel-size", "8", "--served-model-name", "qwen",
+			    "--nnodes", "2", "--node-rank", "1", "--master-addr", "gpu01",
+			    "--master-port", "28132", "--headless", "--max-model-len", "8192", NULL};
+	ag_expect_argv(a, v1);
+	agent_argv_free(a);
+	/* Every rank learns the group in its environment too. */
+	char *base[] = {"PATH=/usr/bin", "ELASTIC_SERVE_RANK=9", "RAY_ADDRESS=old:1", NULL};
+	char **e = agent_engine_env(base, cfg, "4,5,6,7", &r1);
+	const char *env1[] = {"PATH=/usr/bin", "CUDA_VISIBLE_DEVICES=4,5,6,7", "ELASTIC_SERVE_RANK=1",
+			      "ELASTIC_SERVE_NNODES=2", "ELASTIC_SERVE_MASTER_ADDR=gpu01",
+			      "ELASTIC_SERVE_MASTER_PORT=28132", NULL};
+	ag_expect_argv(e, env1);
+	agent_argv_free(e);
+	model_free(cfg);
+
+	/* vLLM on Ray: rank 0 runs the Ray head and then vllm serve (elastic-agent
+	 * --exec-pair); the other ranks join the Ray cluster. */
+	snprintf(text, sizeof text, "[model]\npath = \"x\"\n[engine]\nkind = \"vllm\"\nargs = [\"--enforce-eager\"]\n");
+	snprintf(text + strlen(text), sizeof text - strlen(text), mn, "backend = \"ray\"\n");
+	cfg = ag_model(text);
+	a = agent_engine_argv(cfg, &r0, NULL, err, sizeof err);
+	const char *ray0[] = {"/usr/sbin/elastic-agent", "--exec-pair", "8", "--wait-port", "28132",
+			      "ray", "start", "--head", "--port=28132", "--num-gpus=4", "--block",
+			      "--disable-usage-stats", "--include-dashboard=false",
+			      "vllm", "serve", r0.path, "--host", "0.0.0.0", "--port", "28004",
+			      "--tensor-parallel-size", "8", "--served-model-name", "qwen",
+			      "--distributed-executor-backend", "ray", "--enforce-eager", NULL};
+	ag_expect_argv(a, ray0);
+	agent_argv_free(a);
+	a = agent_engine_argv(cfg, &r1, NULL, err, sizeof err);
+	const char *ray1[] = {"ray", "start", "--address=gpu01:28132", "--num-gpus=4", "--block",
+			      "--disable-usage-stats", NULL};
+	ag_expect_argv(a, ray1);
+	agent_argv_free(a);
+	e = agent_engine_env(base, cfg, "0,1,2,3", &r0);
+	const char *env0[] = {"PATH=/usr/bin", "CUDA_VISIBLE_DEVICES=0,1,2,3", "ELASTIC_SERVE_RANK=0",
+			      "ELASTIC_SERVE_NNODES=2", "ELASTIC_SERVE_MASTER_ADDR=gpu01",
+			      "ELASTIC_SERVE_MASTER_PORT=28132", "RAY_ADDRESS=gpu01:28132", NULL};
+	ag_expect_argv(e, env0);
+	agent_argv_free(e);
+	model_free(cfg);
+
+	/* SGLang: --dist-init-addr on every rank. */
+	snprintf(text, sizeof text, "[model]\npath = \"x\"\n[engine]\nkind = \"sglang\"\n");
+	snprintf(text + strlen(text), sizeof text - strlen(text), mn, "");
+	cfg = ag_model(text);
+	for (int r = 0; r < 2; r++) {
+		a = agent_engine_argv(cfg, r ? &r1 : &r0, NULL, err, sizeof err);
+		const char *sg[] = {"python3", "-m", "sglang.launch_server", "--model-path", r0.path,
+				    "--host", "0.0.0.0", "--port", "28004", "--tp-size", "8",
+				    "--served-model-name", "qwen", "--nnodes", "2", "--node-rank",
+				    r ? "1" : "0", "--dist-init-addr", "gpu01:28132", NULL};
+		ag_expect_argv(a, sg);
+		agent_argv_free(a);
+	}
+	model_free(cfg);
+
+	/* elastic-sim: its multi-node flags; rank > 0 headless. */
+	snprintf(text, sizeof text, "[model]\npath = \"x\"\n[engine]\nkind = \"sim\"\nargs = [\"--time-scale\", \"0\"]\n");
+	snprintf(text + strlen(text), sizeof text - strlen(text), mn, "");
+	cfg = ag_model(text);
+	a = agent_engine_argv(cfg, &r1, "/bin/elastic-sim", err, sizeof err);
+	const char *sim1[] = {"/bin/elastic-sim", "--model", r0.path, "--host", "0.0.0.0", "--port",
+			      "28004", "--tensor-parallel-size", "8", "--served-model-name", "qwen",
+			      "--nnodes", "2", "--node-rank", "1", "--master-addr", "gpu01",
+			      "--master-port", "28132", "--headless", "--time-scale", "0", NULL};
+	ag_expect_argv(a, sim1);
+	agent_argv_free(a);
+	a = agent_engine_argv(cfg, &r0, "/bin/elastic-sim", err, sizeof err);
+	ck_assert_str_eq(a[14], "0");
+	ck_assert_str_eq(a[19], "--time-scale"); /* no --headless on rank 0 */
+	agent_argv_free(a);
+	model_free(cfg);
+
+	/* command: {rank} {nnodes} {master_addr} {master_port}. */
+	snprintf(text, sizeof text, "[model]\npath = \"x\"\n[engine]\nkind = \"command\"\n"
+				    "command = [\"srv\", \"--port={port}\", \"--rank={rank}/{nnodes}\", \"--head={master_addr}:{master_port}\", \"--tp={tp}\", \"{gpus}\"]\n");
+	snprintf(text + strlen(text), sizeof text - strlen(text), mn, "");
+	cfg = ag_model(text);
+	a = agent_engine_argv(cfg, &r1, NULL, err, sizeof err);
+	const char *cmd1[] = {"srv", "--port=28004", "--rank=1/2", "--head=gpu01:28132", "--tp=8",
+			      "4,5,6,7", NULL};
+	ag_expect_argv(a, cmd1);
+	agent_argv_free(a);
+	model_free(cfg);
+
+	/* One node: {nnodes} is 1, nothing of the above is added. */
+	cfg = ag_model("[model]\npath = \"x\"\n[engine]\nkind = \"command\"\ncommand = [\"srv\", \"{rank}/{nnodes}@{master_port}\", \"--port\", \"{port}\"]\n");
+	a = agent_engine_argv(cfg, &ag_vars, NULL, err, sizeof err);
+	const char *cmd0[] = {"srv", "0/1@0", "--port", "28002", NULL};
+	ag_expect_argv(a, cmd0);
+	agent_argv_free(a);
+	e = agent_engine_env(base, cfg, "2,3", &ag_vars);
+	const char *envk1[] = {"PATH=/usr/bin", "ELASTIC_SERVE_RANK=9", "RAY_ADDRESS=old:1",
+			       "CUDA_VISIBLE_DEVICES=2,3", NULL};
+	ag_expect_argv(e, envk1);
+	agent_argv_free(e);
+	model_free(cfg);
+}
+END_TEST
+
+START_TEST(test_mn_words)
+{
+	char l1[] = "hello abc 3 n4 gpu04 28000 28128", l2[] = "run  2", l3[] = "state ready\t",
+	     l4[] = "", l5[] = "a b c d";
+	char *w[8];
+	ck_assert_int_eq(agent_mn_split(l1, w, 8), 7);
+	ck_assert_str_eq(w[0], "hello");
+	ck_assert_str_eq(w[6], "28128");
+	ck_assert_int_eq(agent_mn_split(l2, w, 8), -1); /* empty word */
+	ck_assert_int_eq(agent_mn_split(l3, w, 8), -1); /* control character */
+	ck_assert_int_eq(agent_mn_split(l4, w, 8), -1);
+	ck_assert_int_eq(agent_mn_split(l5, w, 3), -1); /* too many */
+	ck_assert(agent_mn_name_ok("gpu-01.cluster_a"));
+	ck_assert(agent_mn_name_ok("fe80::1"));
+	ck_assert(!agent_mn_name_ok(""));
+	ck_assert(!agent_mn_name_ok("n1 n2"));
+	ck_assert(!agent_mn_name_ok("n[1-2]"));
+}
+END_TEST
+
+/* elastic-agent --exec-pair: B starts once A's port opens; the pair ends
+ * with B, A is stopped. */
+START_TEST(test_exec_pair)
+{
+	int port = 0;
+	{
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		bind(fd, (struct sockaddr *)&sa, sizeof sa);
+		socklen_t l = sizeof sa;
+		getsockname(fd, (struct sockaddr *)&sa, &l);
+		port = ntohs(sa.sin_port);
+		close(fd);
+	}
+	char script[512], ports[16];
+	snprintf(ports, sizeof ports, "%d", port);
+	snprintf(script, sizeof script,
+		 "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', %d)); s.listen(); time.sleep(30)",
+		 port);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *av[] = {"3", "--wait-port", ports, "python3", "-c", script, "sh", "-c", "exit 7", NULL};
+		_exit(agent_pair_main(9, av));
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 7);
+	/* A that ends first: the pair fails and B never starts. */
+	pid = fork();
+	if (pid == 0) {
+		char *av[] = {"1", "--wait-port", ports, "false", "sh", "-c", "exit 0", NULL};
+		_exit(agent_pair_main(7, av));
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	char *bad[] = {"x", "--wait-port", "1"};
+	ck_assert_int_eq(agent_pair_main(3, bad), 2);
+}
+END_TEST
+
 START_TEST(test_env)
 {
 	struct model_config *cfg = ag_model("[model]\npath = \"x\"\n[engine]\nenv = { VLLM_LOGGING_LEVEL = \"WARNING\", HOME = \"/scratch\" }\n");
 	char *base[] = {"PATH=/usr/bin", "CUDA_VISIBLE_DEVICES=0,1,2,3", "HOME=/home/u",
 			"CUDA_VISIBLE_DEVICES_X=keep", NULL};
-	char **e = agent_engine_env(base, cfg, "2,3");
+	char **e = agent_engine_env(base, cfg, "2,3", NULL);
 	const char *want[] = {"PATH=/usr/bin", "CUDA_VISIBLE_DEVICES_X=keep",
 			      "CUDA_VISIBLE_DEVICES=2,3", "VLLM_LOGGING_LEVEL=WARNING",
 			      "HOME=/scratch", NULL};
@@ -813,6 +1006,9 @@ Suite *suite_agent(void)
 	tcase_add_test(tc, test_subst);
 	tcase_add_test(tc, test_argv_kinds);
 	tcase_add_test(tc, test_env);
+	tcase_add_test(tc, test_argv_multinode);
+	tcase_add_test(tc, test_mn_words);
+	tcase_add_test(tc, test_exec_pair);
 	tcase_add_test(tc, test_state_machine);
 	suite_add_tcase(s, tc);
 	TCase *loop = tcase_create("loop");
