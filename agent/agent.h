@@ -382,6 +382,8 @@ void agent_hub_free(struct agent *ag);
 /* A child ended: true when it was the hub's srun (then handled). */
 bool agent_hub_reaped(struct agent *ag, pid_t pid, int st);
 void agent_hub_drain(struct agent *ag);
+/* The srun of the node agents, 0 when none runs. */
+pid_t agent_hub_srun_pid(const struct agent *ag);
 /* The status file's body for the hub: one entry per worker. */
 void agent_hub_status(const struct agent *ag, struct buf *b);
 /* The srun command line that starts the node agents (NULL-terminated,

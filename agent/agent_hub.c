@@ -621,6 +621,11 @@ bool agent_hub_reaped(struct agent *ag, pid_t pid, int st)
 	return true;
 }
 
+pid_t agent_hub_srun_pid(const struct agent *ag)
+{
+	return ag->hub ? ag->hub->srun_pid : 0;
+}
+
 void agent_hub_drain(struct agent *ag)
 {
 	struct agent_hub *h = ag->hub;

@@ -19,7 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <json-c/json.h>
 
 #include "agent.h"
@@ -999,6 +1002,402 @@ START_TEST(test_wait_modes)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- multi-node */
+
+/* A peer the test plays: a node agent talking to the hub, or the hub
+ * talking to a node agent; lines received pile up in IN. */
+struct ag_peer {
+	struct bufferevent *bev;
+	struct buf in;
+	bool closed;
+};
+
+static void ag_peer_read(struct bufferevent *bev, void *arg)
+{
+	struct ag_peer *p = arg;
+	struct evbuffer *b = bufferevent_get_input(bev);
+	size_t n = evbuffer_get_length(b);
+	buf_reserve(&p->in, n);
+	evbuffer_remove(b, p->in.data + p->in.len, n);
+	p->in.len += n;
+	p->in.data[p->in.len] = '\0';
+}
+
+static void ag_peer_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	struct ag_peer *p = arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		p->closed = true;
+}
+
+static void ag_peer_init(struct ag_peer *p, evutil_socket_t fd)
+{
+	memset(p, 0, sizeof *p);
+	p->bev = bufferevent_socket_new(ag_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(p->bev, ag_peer_read, NULL, ag_peer_event, p);
+	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+}
+
+static void ag_peer_connect(struct ag_peer *p, int port)
+{
+	ag_peer_init(p, -1);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_eq(bufferevent_socket_connect(p->bev, (struct sockaddr *)&sa, sizeof sa), 0);
+}
+
+static void ag_peer_free(struct ag_peer *p)
+{
+	if (p->bev)
+		bufferevent_free(p->bev);
+	buf_free(&p->in);
+	memset(p, 0, sizeof *p);
+}
+
+static void ag_peer_say(struct ag_peer *p, const char *line)
+{
+	evbuffer_add_printf(bufferevent_get_output(p->bev), "%s\n", line);
+}
+
+struct ag_expect {
+	struct ag_peer *p;
+	const char *line;
+};
+
+static bool ag_peer_has(void *arg)
+{
+	struct ag_expect *e = arg;
+	char want[512];
+	snprintf(want, sizeof want, "%s\n", e->line);
+	return e->p->in.data && strstr(e->p->in.data, want);
+}
+
+static void ag_peer_expect(struct ag_peer *p, const char *line, int ms)
+{
+	struct ag_expect e = {p, line};
+	char what[600];
+	snprintf(what, sizeof what, "the line \"%s\" (got: %s)", line, p->in.data ? p->in.data : "");
+	ag_run_until(ag_peer_has, &e, ms, what);
+}
+
+static bool ag_peer_closed(void *arg)
+{
+	return ((struct ag_peer *)arg)->closed;
+}
+
+static void ag_hub_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+			  int salen, void *arg)
+{
+	(void)lev;
+	(void)sa;
+	(void)salen;
+	struct ag_peer *p = *(struct ag_peer **)arg;
+	ck_assert_ptr_null(p->bev);
+	ag_peer_init(p, fd);
+}
+
+static void ag_write_mn_model(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	self[n] = '\0';
+	FILE *fp = fopen(ag_cfg_path, "w");
+	fprintf(fp, "[model]\npath = \"fake/m\"\nname = \"m\"\n[engine]\nkind = \"command\"\n"
+		    "command = [\"%s\", \"--port\", \"{port}\", \"--served-model-name\", \"{name}\"]\n"
+		    "env = { ES_FAKE_ENGINE = \"ok\" }\nstartup_timeout = \"20s\"\ndrain_timeout = \"1s\"\n"
+		    "[parallel]\ntp = 2\nnodes_per_worker = 2\n[slurm]\ngpus_per_node = 1\nnodes = 2\n",
+		self);
+	fclose(fp);
+}
+
+static bool ag_file_has_token(void *arg)
+{
+	FILE *fp = fopen(arg, "r");
+	char line[512];
+	bool found = false;
+	while (fp && fgets(line, sizeof line, fp))
+		found |= strncmp(line, "ELASTIC_SERVE_HUB_TOKEN=", 24) == 0;
+	if (fp)
+		fclose(fp);
+	return found;
+}
+
+/* Whether the status file's entries have the states in ARG ("a b"). */
+static bool ag_status_states(void *arg)
+{
+	struct json_object *st = json_object_from_file(ag_status), *sl;
+	struct buf b = BUF_INIT;
+	if (st && json_object_object_get_ex(st, "slices", &sl))
+		for (size_t i = 0; i < json_object_array_length(sl); i++) {
+			struct json_object *v;
+			if (json_object_object_get_ex(json_object_array_get_idx(sl, i), "state", &v))
+				buf_printf(&b, "%s%s", i ? " " : "", json_object_get_string(v));
+		}
+	bool ok = b.data && strcmp(b.data, arg) == 0;
+	buf_free(&b);
+	json_object_put(st);
+	return ok;
+}
+
+/* The hub: srun's command line and environment; hellos (a wrong token is
+ * refused); groups per worker; relays between a worker's ranks only;
+ * the status file; the loss of a node agent; srun's end while running. */
+START_TEST(test_hub_relay)
+{
+	ag_setup("ok", "20s");
+	ag_write_mn_model();
+	char srun[600], envf[600], argf[600];
+	snprintf(srun, sizeof srun, "%s/srun", ag_dir);
+	snprintf(envf, sizeof envf, "%s/srun.env", ag_dir);
+	snprintf(argf, sizeof argf, "%s/srun.args", ag_dir);
+	FILE *fp = fopen(srun, "w");
+	fprintf(fp, "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\nenv > '%s.tmp' && mv '%s.tmp' '%s'\nexec sleep 60\n",
+		argf, envf, envf, envf);
+	fclose(fp);
+	chmod(srun, 0755);
+	struct agent_options o;
+	ag_opts(&o, NULL, 0, NULL);
+	o.hub = true;
+	o.nnodes = 4;
+	o.srun = srun;
+	o.config_env = NULL;
+	struct agent ag;
+	char err[512];
+	ck_assert_msg(agent_init(&ag, ag_base, &o, err, sizeof err) == 0, "%s", err);
+	agent_start(&ag);
+	ag_run_until(ag_file_has_token, envf, 5000, "srun to start");
+
+	/* What srun was given. */
+	char *args = NULL, *env = NULL, tok[80] = "";
+	size_t len = 0;
+	fp = fopen(argf, "r");
+	ck_assert_int_ne(getdelim(&args, &len, '\0', fp), -1);
+	fclose(fp);
+	ck_assert_msg(strstr(args, "--overlap\n--nodes=4\n--ntasks=4\n--ntasks-per-node=1\n--kill-on-bad-exit=1\n"), "%s", args);
+	ck_assert_msg(strstr(args, "\n--node-agent\n127.0.0.1:"), "%s", args);
+	ck_assert_msg(strstr(args, "\n--job-id\n77\n"), "%s", args);
+	int hub_port = atoi(strstr(args, "--node-agent\n127.0.0.1:") + strlen("--node-agent\n127.0.0.1:"));
+	free(args);
+	len = 0;
+	fp = fopen(envf, "r");
+	ck_assert_int_ne(getdelim(&env, &len, '\0', fp), -1);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(env, "ELASTIC_SERVE_RANKS=1\n"));
+	sscanf(strstr(env, "ELASTIC_SERVE_HUB_TOKEN=") + 24, "%79s", tok);
+	ck_assert_uint_eq(strlen(tok), 32);
+	free(env);
+
+	/* A stranger is refused. */
+	struct ag_peer x, nd[4];
+	ag_peer_connect(&x, hub_port);
+	ag_peer_say(&x, "hello 0123456789abcdef0123456789abcdef 0 n1 127.0.0.1 1000 2000");
+	ag_run_until(ag_peer_closed, &x, 3000, "the stranger to be refused");
+	ag_peer_free(&x);
+
+	char line[256];
+	for (int i = 0; i < 4; i++) {
+		ag_peer_connect(&nd[i], hub_port);
+		snprintf(line, sizeof line, "hello %s %d n%d 127.0.0.1 %d %d", tok, i, i + 1, 1000 + i,
+			 i % 2 ? 0 : 2000 + i);
+		ag_peer_say(&nd[i], line);
+	}
+	ag_peer_expect(&nd[0], "group n1 127.0.0.1 1000 2000 2 n1 n2", 3000);
+	ag_peer_expect(&nd[1], "group n1 127.0.0.1 1000 2000 2 n1 n2", 3000);
+	ag_peer_expect(&nd[2], "group n3 127.0.0.1 1002 2002 2 n3 n4", 3000);
+	ag_peer_expect(&nd[3], "group n3 127.0.0.1 1002 2002 2 n3 n4", 3000);
+
+	/* Rank 0 -> the worker's other ranks, and back. */
+	ag_peer_say(&nd[0], "run 1");
+	ag_peer_expect(&nd[1], "run 1", 3000);
+	ag_peer_say(&nd[1], "down 1");
+	ag_peer_expect(&nd[0], "down 1 1", 3000);
+	ag_peer_say(&nd[0], "halt 1 KILL");
+	ag_peer_expect(&nd[1], "halt 1 KILL", 3000);
+	ag_peer_say(&nd[0], "state ready");
+	ag_peer_say(&nd[2], "state starting");
+	ag_peer_say(&nd[2], "run 1");
+	ag_peer_expect(&nd[3], "run 1", 3000);
+	ck_assert_ptr_null(strstr(nd[1].in.data, "halt 1 KILL\nrun 1")); /* not worker 1's */
+	ag_run_until(ag_status_states, "ready starting", 3000, "the workers' states in the status file");
+	struct json_object *st = json_object_from_file(ag_status), *sl, *w0;
+	ck_assert(json_object_object_get_ex(st, "slices", &sl));
+	ck_assert_int_eq(json_object_array_length(sl), 2);
+	w0 = json_object_array_get_idx(sl, 0);
+	ck_assert_str_eq(ag_jstr(w0, "url"), "http://127.0.0.1:1000");
+	ck_assert_str_eq(ag_jstr(w0, "state"), "ready");
+	ck_assert_str_eq(ag_jstr(json_object_array_get_idx(sl, 1), "state"), "starting");
+	json_object_put(st);
+
+	/* An agent goes: its worker's rank 0 hears of it. */
+	ag_peer_free(&nd[3]);
+	ag_peer_expect(&nd[2], "lost 1", 3000);
+	ag_peer_free(&nd[0]);
+	ag_peer_expect(&nd[1], "lost 0", 3000);
+
+	/* srun ends while the job runs: the hub ends, exit 1. */
+	ck_assert_int_eq(ag.phase, AP_RUNNING);
+	pid_t srun_pid = agent_hub_srun_pid(&ag);
+	ck_assert_int_gt(srun_pid, 0);
+	kill(srun_pid, SIGKILL);
+	ag_run_until(ag_done, &ag, 5000, "the hub to end with srun");
+	ck_assert_int_eq(ag.exit_code, 1);
+	for (int i = 0; i < 4; i++)
+		ag_peer_free(&nd[i]);
+	agent_free(&ag);
+	ag_teardown();
+}
+END_TEST
+
+/* Rank 0's node agent against a hub the test plays: hello; the engine
+ * starts with the group; `run`; registration with the nodes; a rank that
+ * goes down restarts the whole worker; SIGTERM drains and halts the ranks. */
+START_TEST(test_node_rank0)
+{
+	ag_setup("ok", "20s");
+	ag_write_mn_model();
+	ag_reg_start(0);
+	char reg[64], slice[32], hub[64];
+	snprintf(reg, sizeof reg, "http://127.0.0.1:%d", ag_reg.port);
+	int port = ag_free_port();
+	snprintf(slice, sizeof slice, "0@%d", port);
+	struct ag_peer peer = {0};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct ag_peer *pp = &peer;
+	struct evconnlistener *lev = evconnlistener_new_bind(
+		ag_base, ag_hub_accept, &pp, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4,
+		(struct sockaddr *)&sa, sizeof sa);
+	ck_assert_ptr_nonnull(lev);
+	socklen_t sl = sizeof sa;
+	getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&sa, &sl);
+	snprintf(hub, sizeof hub, "127.0.0.1:%d", ntohs(sa.sin_port));
+	setenv("ELASTIC_SERVE_HUB_TOKEN", "tok123", 1);
+	char *slices[] = {slice};
+	struct agent_options o;
+	ag_opts(&o, slices, 1, reg);
+	o.node_agent = hub;
+	o.node_id = 0;
+	o.master_port = 2345;
+	struct agent ag;
+	char err[512], line[256];
+	ck_assert_msg(agent_init(&ag, ag_base, &o, err, sizeof err) == 0, "%s", err);
+	agent_start(&ag);
+	snprintf(line, sizeof line, "hello tok123 0 n1 127.0.0.1 %d 2345", port);
+	ag_peer_expect(&peer, line, 5000);
+	ck_assert_int_eq(ag.slices[0].sm.state, AS_IDLE); /* nothing before the group */
+	snprintf(line, sizeof line, "group n1 127.0.0.1 %d 2345 2 n1 n2", port);
+	ag_peer_say(&peer, line);
+	ag_peer_expect(&peer, "run 1", 5000);
+	ag_run_until(ag_registered_ready, &ag, 8000, "rank 0 ready and registered");
+	ag_peer_expect(&peer, "state ready", 3000);
+	ck_assert_msg(strstr(ag_reg.log.data, "\"id\": \"77.n1.0\"") &&
+		      strstr(ag_reg.log.data, "\"nodes\": [\"n1\", \"n2\"]") &&
+		      strstr(ag_reg.log.data, "\"tp\": 2"), "%s", ag_reg.log.data);
+
+	/* Rank 1 went down: rank 0 is killed, the worker restarts as a whole. */
+	pid_t old = ag.slices[0].pid;
+	ag_peer_say(&peer, "down 1 1");
+	ag_peer_expect(&peer, "halt 1 KILL", 3000);
+	ag_peer_expect(&peer, "run 2", 5000);
+	ck_assert_int_ne(ag.slices[0].pid, old);
+	ck_assert_int_ge(ag_reg.deregisters, 1);
+	ag_run_until(ag_registered_ready, &ag, 8000, "rank 0 ready again");
+	/* A down of an older incarnation changes nothing. */
+	pid_t cur = ag.slices[0].pid;
+	ag_peer_say(&peer, "down 1 1");
+	ag_peer_say(&peer, "state x");
+	ag_peer_expect(&peer, "state ready", 1000);
+	ck_assert_int_eq(ag.slices[0].pid, cur);
+
+	/* SIGTERM: deregistered, drained, then the ranks are halted. */
+	agent_drain(&ag);
+	ag_peer_expect(&peer, "halt 2 TERM", 5000);
+	ag_run_until(ag_done, &ag, 8000, "rank 0's agent to finish");
+	ck_assert_int_eq(ag.exit_code, 0);
+	agent_free(&ag);
+	evconnlistener_free(lev);
+	ag_peer_free(&peer);
+	unsetenv("ELASTIC_SERVE_HUB_TOKEN");
+	ag_teardown();
+}
+END_TEST
+
+/* A follower: it runs its rank on `run` with rank 0's address; when its
+ * engine dies on its own it deregisters the worker and says `down`; it
+ * stops on `halt`; on SIGTERM it keeps its rank until rank 0 halts it. */
+START_TEST(test_node_follower)
+{
+	ag_setup("ok", "20s");
+	ag_write_mn_model();
+	ag_reg_start(0);
+	char reg[64], slice[32], hub[64];
+	snprintf(reg, sizeof reg, "http://127.0.0.1:%d", ag_reg.port);
+	int port = ag_free_port();
+	snprintf(slice, sizeof slice, "0@%d", port);
+	struct ag_peer peer = {0};
+	struct ag_peer *pp = &peer;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct evconnlistener *lev = evconnlistener_new_bind(
+		ag_base, ag_hub_accept, &pp, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4,
+		(struct sockaddr *)&sa, sizeof sa);
+	socklen_t sl = sizeof sa;
+	getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&sa, &sl);
+	snprintf(hub, sizeof hub, "127.0.0.1:%d", ntohs(sa.sin_port));
+	setenv("ELASTIC_SERVE_HUB_TOKEN", "tok123", 1);
+	char *slices[] = {slice};
+	struct agent_options o;
+	ag_opts(&o, slices, 1, reg);
+	o.node = "n2";
+	o.node_agent = hub;
+	o.node_id = 3; /* rank 1 of worker 1 */
+	struct agent ag;
+	char err[512], line[256];
+	ck_assert_msg(agent_init(&ag, ag_base, &o, err, sizeof err) == 0, "%s", err);
+	agent_start(&ag);
+	snprintf(line, sizeof line, "hello tok123 3 n2 127.0.0.1 %d 0", port);
+	ag_peer_expect(&peer, line, 5000);
+	ag_peer_say(&peer, "group n9 127.0.0.1 1 2 2 n9 n2");
+	ag_peer_say(&peer, "run 1");
+	struct ag_wait w = {&ag, AS_STARTING, 1};
+	ag_run_until(ag_slices_in, &w, 3000, "rank 1 to run");
+	ck_assert_int_gt(ag.slices[0].pid, 0);
+	ck_assert_int_eq(ag_reg.registers, 0); /* never registers */
+
+	/* Its engine dies: the worker is deregistered from here, rank 0 told. */
+	kill(ag.slices[0].pid, SIGKILL);
+	ag_peer_expect(&peer, "down 1", 3000);
+	ag_wait_count(&ag_reg.deregisters, 1, 3000, "the deregistration");
+	ck_assert_msg(strstr(ag_reg.log.data, "\"ids\": [\"77.n9.0\"], \"reason\": \"engine_exit\""), "%s",
+		      ag_reg.log.data);
+	ck_assert_int_eq(ag.slices[0].sm.state, AS_IDLE);
+	/* Rank 0 restarts the worker; halts with KILL are no deaths. */
+	ag_peer_say(&peer, "halt 1 KILL");
+	ag_peer_say(&peer, "run 2");
+	ag_run_until(ag_slices_in, &w, 3000, "rank 1 to run again");
+	ag_peer_say(&peer, "halt 2 KILL");
+	w.state = AS_IDLE;
+	ag_run_until(ag_slices_in, &w, 3000, "rank 1 to stop");
+	ck_assert_int_eq(ag_reg.deregisters, 1);
+	ag_peer_say(&peer, "run 3");
+	w.state = AS_STARTING;
+	ag_run_until(ag_slices_in, &w, 3000, "rank 1 to run a third time");
+
+	/* SIGTERM: deregisters, keeps the rank until rank 0 halts it. */
+	agent_drain(&ag);
+	ag_wait_count(&ag_reg.deregisters, 2, 3000, "the deregistration at SIGTERM");
+	ck_assert_int_eq(ag.slices[0].sm.state, AS_DRAINING);
+	ck_assert_int_gt(ag.slices[0].pid, 0);
+	ag_peer_say(&peer, "halt 3 TERM");
+	ag_run_until(ag_done, &ag, 5000, "the follower to finish");
+	ck_assert_int_eq(ag.exit_code, 0);
+	agent_free(&ag);
+	evconnlistener_free(lev);
+	ag_peer_free(&peer);
+	unsetenv("ELASTIC_SERVE_HUB_TOKEN");
+	ag_teardown();
+}
+END_TEST
+
 Suite *suite_agent(void)
 {
 	Suite *s = suite_create("agent");
@@ -1021,6 +1420,9 @@ Suite *suite_agent(void)
 	tcase_add_test(loop, test_loop_registry_down);
 	tcase_add_test(loop, test_init_errors);
 	tcase_add_test(loop, test_wait_modes);
+	tcase_add_test(loop, test_hub_relay);
+	tcase_add_test(loop, test_node_rank0);
+	tcase_add_test(loop, test_node_follower);
 	suite_add_tcase(s, loop);
 	return s;
 }
