@@ -215,6 +215,7 @@ struct agent_slice {
 	struct httpc_req *scrape; /* /metrics scrape in flight */
 	struct agent_load load;
 	bool load_fresh;          /* a scrape ended since load_fresh was cleared */
+	bool scrape_failed;       /* the last scrape got no answer at all */
 	bool registered;          /* the registry has it (as starting or ready) */
 	bool reg_inflight;        /* a register request is out */
 	enum agent_state reg_sent; /* the state the last registration carried */

@@ -354,6 +354,7 @@ static void on_scrape(struct httpc_req *req, int err, const struct httpc_resp *r
 	(void)req;
 	s->scrape = NULL;
 	s->load_fresh = true;
+	s->scrape_failed = err != 0;
 	if (err || httpc_resp_status(resp) != 200) {
 		s->load.valid = false;
 		return;
@@ -418,9 +419,13 @@ static void drain_poll_cb(evutil_socket_t fd, short what, void *arg)
 		struct agent_slice *s = &ag->slices[i];
 		if (s->sm.state != AS_DRAINING || !slice_live(s))
 			continue;
-		/* Busy until a scrape since the last poll says otherwise; a failed
-		 * one (the engine is shutting down) counts as idle. */
-		if (!s->load_fresh || (s->load.valid && s->load.running + s->load.waiting > 0))
+		/* Busy until a scrape since the last poll says otherwise. An
+		 * engine that no longer takes connections is finishing its
+		 * requests in flight on its own (SLURM's SIGTERM reaches every
+		 * process of the job): it is left to end by itself until the
+		 * drain time is over, since a second SIGTERM would cut them. */
+		if (!s->load_fresh || s->scrape_failed ||
+		    (s->load.valid && s->load.running + s->load.waiting > 0))
 			busy = true;
 		s->load_fresh = false;
 		slice_scrape(s, 200);

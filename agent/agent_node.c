@@ -281,6 +281,8 @@ static void follower_halt(struct agent_node *n, int epoch, int sig)
 		s->pending_run = 0;
 	if (s->pid <= 0 || s->epoch > epoch)
 		return;
+	if (s->halted && sig == SIGTERM)
+		return; /* stopping already: a second SIGTERM would cut it short */
 	s->halted = true;
 	if (sig == SIGKILL) {
 		agent_proc_signal(s, SIGKILL);
