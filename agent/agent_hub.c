@@ -59,12 +59,12 @@ struct agent_hub;
 
 struct hub_peer {
 	struct agent_hub *hub;
-	struct bufferevent *bev;
-	struct event *hello_timer;
-	struct hub_peer *next;
+	struct bufferevent *bev;   /* the connection */
+	struct event *hello_timer; /* closes it without a hello in time */
+	struct hub_peer *next;     /* in agent_hub.peers */
 	int node_id;               /* -1 until its hello */
-	char node[256], host[256];
-	int port, mport;
+	char node[256], host[256]; /* its SLURM node and host name */
+	int port, mport;           /* its engine port; rendezvous port (rank 0) */
 };
 
 struct hub_worker {
@@ -75,7 +75,7 @@ struct hub_worker {
 
 struct agent_hub {
 	struct agent *ag;
-	struct evconnlistener *lev;
+	struct evconnlistener *lev;  /* node agents connect here */
 	int port;                  /* the hub listens here */
 	char token[33];
 	int nnodes;                /* of the job */
@@ -83,8 +83,8 @@ struct agent_hub {
 	int nworkers;
 	struct hub_peer **by_node; /* nnodes entries, NULL until hello */
 	struct hub_peer *peers;    /* every connection */
-	struct hub_worker *workers;
-	pid_t srun_pid;
+	struct hub_worker *workers;  /* nworkers entries */
+	pid_t srun_pid;              /* the node agents' srun, 0 when gone */
 };
 
 /* ---------------------------------------------------------------- words */

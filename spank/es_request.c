@@ -11,9 +11,9 @@
 
 /* sbatch's options (Slurm 22.05): arg 0 none, 1 required, 2 optional. */
 struct req_opt {
-	const char *name;
-	char sname;
-	int arg;
+	const char *name; /* long name, without -- */
+	char sname;       /* short name, 0 none */
+	int arg;          /* 0 no value, 1 a value, 2 an optional =value */
 };
 
 static const struct req_opt req_opts[] = {
@@ -53,9 +53,11 @@ static const struct req_opt req_opts[] = {
 
 /* The latest value of each option that matters, with where it was seen. */
 struct req_state {
+	/* --nodes, --gres, --gpus-per-node, --gpus, --gpus-per-task: values */
 	const char *nodes, *gres, *gpn, *gpus, *gpt;
+	/* ... and where each was seen, for messages */
 	char nodes_src[160], gres_src[160], gpn_src[160], gpus_src[160], gpt_src[160];
-	bool exclusive;
+	bool exclusive;       /* --exclusive (whole nodes) */
 	char excl_src[160];
 	bool ntasks, nodelist; /* -n, -w or -F: they can imply more than one node */
 	char many_src[160];
