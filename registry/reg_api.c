@@ -744,7 +744,7 @@ static void api_pool_scale(struct reg *r, struct httpd_req *req, struct reg_pool
 	int got = reg_json_int(o, "target", 0, 100000, &target, err, sizeof err);
 	json_object_put(o);
 	if (got <= 0) {
-		reply_bad(r, req, got < 0 ? err : "'target' is required: the number of jobs wanted");
+		reply_bad(r, req, got < 0 ? err : "'target' is required: the number of nodes wanted");
 		return;
 	}
 	if (pool->deleting) {
@@ -757,6 +757,12 @@ static void api_pool_scale(struct reg *r, struct httpd_req *req, struct reg_pool
 		reply_error(r, req, 400, "target",
 			    "target %lld is outside %d..%d (scale.min_nodes..max_nodes of pool '%s')",
 			    (long long)target, pool->cfg->min_nodes, pool->cfg->max_nodes, pool->name);
+		return;
+	}
+	if (target % pool->cfg->nodes != 0) {
+		reply_error(r, req, 400, "target",
+			    "target %lld is not a multiple of %d, the nodes of one job of pool '%s' (slurm.nodes)",
+			    (long long)target, pool->cfg->nodes, pool->name);
 		return;
 	}
 	if (pool->target != (int)target)
