@@ -42,7 +42,7 @@ DEFS   := -D_GNU_SOURCE -DES_VERSION='"$(VERSION)"' \
 	  -DES_SBINDIR='"$(SBINDIR)"' -DES_SYSCONFDIR='"$(SYSCONFDIR)"'
 ALL_CFLAGS = -std=gnu11 $(WARN) $(OPT) -fPIC -MMD -MP -Ilib $(DEFS) $(PKG_CFLAGS) $(CFLAGS)
 SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-SAN_CFLAGS = -std=gnu11 $(WARN) -O1 -g $(SAN) -MMD -MP -Ilib -Itests $(DEFS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS)
+SAN_CFLAGS = -std=gnu11 $(WARN) -O1 -g $(SAN) -MMD -MP -Ilib -Itests -Ispank -Iagent $(DEFS) $(PKG_CFLAGS) $(CHECK_CFLAGS) $(CFLAGS)
 
 # Quiet by default; make V=1 shows the commands.
 V ?= 0

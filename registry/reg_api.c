@@ -1,0 +1,1054 @@
+/* reg_api.c — see reg_api.h. */
+#include "reg_api.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hcall.h"
+#include "httpd.h"
+#include "log.h"
+#include "model.h"
+#include "oai.h"
+#include "reg.h"
+#include "reg_auth.h"
+#include "reg_jobs.h"
+#include "reg_state.h"
+#include "reg_util.h"
+
+#define MAX_ID 200          /* worker ids, node names */
+#define MAX_HB_WORKERS 4096 /* workers in one heartbeat */
+
+/* A request waiting for a SLURM command (job-ended reason refinement). */
+struct reg_pending {
+	struct reg *reg;
+	struct httpd_req *req;
+	char job_id[REG_JOB_ID_MAX];
+	size_t removed;
+	struct reg_pending *prev, *next;
+};
+
+/* ---------------------------------------------------------------- replies */
+
+static void count(struct reg *r, int status)
+{
+	char l[32];
+	snprintf(l, sizeof l, "code=\"%d\"", status);
+	reg_metrics_add(&r->metrics, "elastic_http_requests_total", l, 1);
+}
+
+static void reply_json(struct reg *r, struct httpd_req *req, int status, struct buf *b)
+{
+	count(r, status);
+	httpd_reply(req, status, "application/json", b->data ? b->data : "{}", b->data ? b->len : 2);
+}
+
+static void reply_error(struct reg *r, struct httpd_req *req, int status, const char *param,
+			const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void reply_error(struct reg *r, struct httpd_req *req, int status, const char *param,
+			const char *fmt, ...)
+{
+	char msg[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	struct buf b = BUF_INIT;
+	oai_error_json(&b, status, msg, param);
+	reply_json(r, req, status, &b);
+	buf_free(&b);
+}
+
+/* A validation error: ERR reads "'field' must ..."; PARAM is the field. */
+static void reply_bad(struct reg *r, struct httpd_req *req, const char *err)
+{
+	char param[128] = "";
+	const char *q = strchr(err, '\'');
+	if (q) {
+		const char *e = strchr(q + 1, '\'');
+		if (e && (size_t)(e - q - 1) < sizeof param)
+			snprintf(param, sizeof param, "%.*s", (int)(e - q - 1), q + 1);
+	}
+	reply_error(r, req, 400, param[0] ? param : NULL, "%s", err);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static struct json_object *body_json(struct reg *r, struct httpd_req *req)
+{
+	size_t len;
+	const char *body = httpd_req_body(req, &len);
+	char err[300];
+	struct json_object *o = reg_json_parse(body, len, err, sizeof err);
+	if (!o)
+		reply_error(r, req, 400, NULL, "%s", err);
+	return o;
+}
+
+/* Percent-decodes S into OUT. Returns 0, or -1 on a bad escape or NUL. */
+static int pct_decode(const char *s, size_t n, char *out, size_t len)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '%') {
+			if (i + 2 >= n)
+				return -1;
+			if (!isxdigit((unsigned char)s[i + 1]) || !isxdigit((unsigned char)s[i + 2]))
+				return -1;
+			char hex[3] = {s[i + 1], s[i + 2], 0};
+			c = (char)strtol(hex, NULL, 16);
+			if (c == 0)
+				return -1;
+			i += 2;
+		}
+		if (k + 1 >= len)
+			return -1;
+		out[k++] = c;
+	}
+	out[k] = '\0';
+	return 0;
+}
+
+/* The value of KEY in the query string Q, decoded, or NULL. */
+static const char *query_get(const char *q, const char *key, char *out, size_t len)
+{
+	size_t kl = strlen(key);
+	while (q && *q) {
+		size_t l = strcspn(q, "&");
+		if (l > kl && strncmp(q, key, kl) == 0 && q[kl] == '=') {
+			if (pct_decode(q + kl + 1, l - kl - 1, out, len) < 0)
+				return NULL;
+			return out;
+		}
+		if (l == kl && strncmp(q, key, kl) == 0) {
+			out[0] = '\0';
+			return out;
+		}
+		q += l;
+		if (*q)
+			q++;
+	}
+	return NULL;
+}
+
+static int valid_job_id(const char *s)
+{
+	if (!isdigit((unsigned char)*s) || strlen(s) >= REG_JOB_ID_MAX)
+		return 0;
+	return strspn(s, "0123456789_+") == strlen(s);
+}
+
+static int need_job_id(struct json_object *o, const char **out, char *err, size_t errlen)
+{
+	if (reg_json_need_str(o, "job_id", REG_JOB_ID_MAX - 1, out, err, errlen) < 0)
+		return -1;
+	if (!valid_job_id(*out)) {
+		snprintf(err, errlen, "'job_id' must be a SLURM job id such as \"1234\" or \"1234_7\"");
+		return -1;
+	}
+	return 0;
+}
+
+static size_t pool_ready(struct reg *r, const struct reg_pool *pool)
+{
+	return reg_workers_count(&r->workers, pool->name, REG_W_READY);
+}
+
+static void pool_json(struct reg *r, const struct reg_pool *pool, bool with_config,
+		      struct buf *out)
+{
+	const struct reg_event *e = reg_events_last(r->events, pool->name);
+	reg_pool_json(pool, pool_ready(r, pool), e ? e->text : NULL, with_config, out);
+}
+
+static void reply_pool(struct reg *r, struct httpd_req *req, int status,
+		       const struct reg_pool *pool)
+{
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"pool\":");
+	pool_json(r, pool, true, &b);
+	buf_putc(&b, '}');
+	reply_json(r, req, status, &b);
+	buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- agents */
+
+static int parse_load(struct json_object *o, struct reg_load *l, const char *where, char *err,
+		      size_t errlen)
+{
+	char e[200];
+	struct json_object *lo = NULL;
+	if (!json_object_object_get_ex(o, "load", &lo) || !lo)
+		return 0;
+	if (!json_object_is_type(lo, json_type_object)) {
+		snprintf(err, errlen, "'%sload' must be an object", where);
+		return -1;
+	}
+	static const char *const ints[] = {"running", "waiting", "prefix_queries", "prefix_hits",
+					   "requests"};
+	int64_t *dst[] = {&l->running, &l->waiting, &l->prefix_queries, &l->prefix_hits,
+			  &l->requests};
+	for (int i = 0; i < 5; i++) {
+		if (reg_json_int(lo, ints[i], 0, INT64_MAX / 2, dst[i], e, sizeof e) < 0) {
+			snprintf(err, errlen, "'%sload.%s' must be an integer of at least 0", where,
+				 ints[i]);
+			return -1;
+		}
+	}
+	double kv = 0;
+	if (reg_json_num(lo, "kv_usage", 0, 1e6, &kv, e, sizeof e) < 0) {
+		snprintf(err, errlen, "'%sload.kv_usage' must be a number between 0 and 1", where);
+		return -1;
+	}
+	l->kv_usage = kv > 1 ? 1 : kv; /* engines round; never above full */
+	return 0;
+}
+
+static void api_register(struct reg *r, struct httpd_req *req, const struct auth_who *who)
+{
+	struct json_object *o = body_json(r, req);
+	if (!o)
+		return;
+	char err[300];
+	const char *id, *model, *url, *job_id, *node, *host = NULL, *gpus = "", *state = "starting";
+	int64_t port = 0, slice = 0, tp = 1;
+	double job_end = 0;
+	struct hcall_url u;
+	struct reg_worker *w = reg_worker_new();
+	enum reg_wstate want;
+	if (reg_json_need_str(o, "id", MAX_ID, &id, err, sizeof err) < 0 ||
+	    reg_json_need_str(o, "model", 128, &model, err, sizeof err) < 0 ||
+	    reg_json_need_str(o, "url", 512, &url, err, sizeof err) < 0 ||
+	    need_job_id(o, &job_id, err, sizeof err) < 0 ||
+	    reg_json_need_str(o, "node", MAX_ID, &node, err, sizeof err) < 0 ||
+	    reg_json_str(o, "host", &host, err, sizeof err) < 0 ||
+	    reg_json_str(o, "gpus", &gpus, err, sizeof err) < 0 ||
+	    reg_json_str(o, "state", &state, err, sizeof err) < 0 ||
+	    reg_json_int(o, "port", 1, 65535, &port, err, sizeof err) < 0 ||
+	    reg_json_int(o, "slice", 0, 4096, &slice, err, sizeof err) < 0 ||
+	    reg_json_int(o, "tp", 1, 4096, &tp, err, sizeof err) < 0 ||
+	    reg_json_num(o, "job_end", 0, 1e11, &job_end, err, sizeof err) < 0)
+		goto bad;
+	char merr[200];
+	if (model_check_name(model, merr, sizeof merr) < 0) {
+		snprintf(err, sizeof err, "'model': %s", merr);
+		goto bad;
+	}
+	if (hcall_parse_url(url, &u, merr, sizeof merr) < 0) {
+		snprintf(err, sizeof err, "'url': %s", merr);
+		goto bad;
+	}
+	if (strlen(gpus) > 512 || !reg_printable(gpus) || (host && !reg_printable(host))) {
+		snprintf(err, sizeof err, "'%s' must be printable text", host && !reg_printable(host) ? "host" : "gpus");
+		goto bad;
+	}
+	if (strcmp(state, "ready") == 0)
+		want = REG_W_READY;
+	else if (strcmp(state, "starting") == 0)
+		want = REG_W_STARTING;
+	else {
+		snprintf(err, sizeof err, "'state' must be \"starting\" or \"ready\", not \"%.40s\"", state);
+		goto bad;
+	}
+	struct json_object *nodes = NULL;
+	if (json_object_object_get_ex(o, "nodes", &nodes) && nodes) {
+		if (!json_object_is_type(nodes, json_type_array) || json_object_array_length(nodes) > 1024) {
+			snprintf(err, sizeof err, "'nodes' must be an array of node names");
+			goto bad;
+		}
+		size_t nn = json_object_array_length(nodes);
+		w->nodes = calloc(nn + 1, sizeof *w->nodes);
+		if (!w->nodes)
+			abort();
+		for (size_t i = 0; i < nn; i++) {
+			struct json_object *e = json_object_array_get_idx(nodes, i);
+			const char *s = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+			if (!s || !*s || strlen(s) > MAX_ID || !reg_printable(s)) {
+				snprintf(err, sizeof err, "'nodes' must be an array of node names (item %zu is not)", i);
+				goto bad;
+			}
+			w->nodes[w->nnodes++] = reg_strdup(s);
+		}
+	}
+	if (!w->nnodes) {
+		free(w->nodes);
+		w->nodes = calloc(2, sizeof *w->nodes);
+		if (!w->nodes)
+			abort();
+		w->nodes[w->nnodes++] = reg_strdup(node);
+	}
+	w->id = reg_strdup(id);
+	w->model = reg_strdup(model);
+	w->url = reg_strdup(url);
+	w->host = reg_strdup(host && *host ? host : u.host);
+	w->port = port ? (int)port : u.port;
+	w->job_id = reg_strdup(job_id);
+	w->node = reg_strdup(node);
+	w->gpus = reg_strdup(gpus);
+	w->slice = (int)slice;
+	w->tp = (int)tp;
+	w->job_end = job_end;
+	w->uid = who->uid;
+	json_object_put(o);
+	w = reg_workers_put(&r->workers, w, want, reg_now(), reg_mono_ms());
+	reg_metrics_add(&r->metrics, "elastic_registrations_total", "", 1);
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"id\":");
+	buf_json_str(&b, w->id, strlen(w->id));
+	buf_printf(&b, ",\"state\":\"%s\",\"heartbeat_ms\":%lld,\"timeout_ms\":%lld}",
+		   reg_wstate_name(w->state), (long long)r->cfg->heartbeat_ms,
+		   (long long)r->cfg->heartbeat_timeout_ms);
+	reply_json(r, req, 200, &b);
+	buf_free(&b);
+	return;
+bad:
+	json_object_put(o);
+	reg_worker_free(w);
+	reply_bad(r, req, err);
+}
+
+static void api_heartbeat(struct reg *r, struct httpd_req *req)
+{
+	struct json_object *o = body_json(r, req);
+	if (!o)
+		return;
+	char err[300], e[200];
+	const char *job_id = NULL, *node = NULL;
+	struct json_object *ws = NULL;
+	if (reg_json_str(o, "job_id", &job_id, err, sizeof err) < 0 ||
+	    reg_json_str(o, "node", &node, err, sizeof err) < 0)
+		goto bad;
+	if (!json_object_object_get_ex(o, "workers", &ws) || !ws ||
+	    !json_object_is_type(ws, json_type_array)) {
+		snprintf(err, sizeof err, "'workers' must be an array");
+		goto bad;
+	}
+	size_t n = json_object_array_length(ws);
+	if (n > MAX_HB_WORKERS) {
+		snprintf(err, sizeof err, "'workers' has %zu entries; at most %d", n, MAX_HB_WORKERS);
+		goto bad;
+	}
+	/* Validate everything first: a bad heartbeat changes nothing. */
+	struct reg_load *loads = calloc(n ? n : 1, sizeof *loads);
+	const char **ids = calloc(n ? n : 1, sizeof *ids);
+	int *states = calloc(n ? n : 1, sizeof *states); /* -1 none, 0 starting, 1 ready, 2 draining */
+	if (!loads || !ids || !states)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *w = json_object_array_get_idx(ws, i);
+		char where[40], ek[60];
+		snprintf(where, sizeof where, "workers[%zu].", i);
+		if (!json_object_is_type(w, json_type_object)) {
+			snprintf(err, sizeof err, "'workers[%zu]' must be an object", i);
+			goto bad2;
+		}
+		const char *st = NULL;
+		if (reg_json_need_str(w, "id", MAX_ID, &ids[i], e, sizeof e) < 0 ||
+		    reg_json_str(w, "state", &st, e, sizeof e) < 0) {
+			snprintf(err, sizeof err, "'%s%s", where, e + 1);
+			goto bad2;
+		}
+		states[i] = -1;
+		if (st) {
+			if (strcmp(st, "starting") == 0)
+				states[i] = 0;
+			else if (strcmp(st, "ready") == 0)
+				states[i] = 1;
+			else if (strcmp(st, "draining") == 0)
+				states[i] = 2;
+			else {
+				snprintf(ek, sizeof ek, "%sstate", where);
+				snprintf(err, sizeof err, "'%s' must be starting, ready or draining", ek);
+				goto bad2;
+			}
+		}
+		loads[i].requests = -1;
+		if (parse_load(w, &loads[i], where, err, sizeof err) < 0)
+			goto bad2;
+	}
+	double now = reg_now();
+	int64_t mono = reg_mono_ms();
+	struct buf b = BUF_INIT;
+	size_t unknown = 0;
+	buf_puts(&b, "{\"unknown\":[");
+	for (size_t i = 0; i < n; i++) {
+		struct reg_worker *w = reg_workers_find(&r->workers, ids[i]);
+		bool has_load = json_object_object_get_ex(json_object_array_get_idx(ws, i), "load", NULL);
+		if (!w || w->state == REG_W_GONE) {
+			buf_puts(&b, unknown++ ? "," : "");
+			buf_json_str(&b, ids[i], strlen(ids[i]));
+			continue;
+		}
+		if (states[i] == 2) {
+			reg_workers_heartbeat(&r->workers, ids[i], false, has_load ? &loads[i] : NULL, now, mono);
+			reg_workers_apply(&r->workers, w, REG_WEV_DRAIN, NULL, now, mono);
+		} else if (states[i] < 0) {
+			/* No state: keep it, refresh time and load. */
+			w->last_heartbeat = now;
+			w->last_hb_mono = mono;
+			if (has_load)
+				w->load = loads[i];
+		} else {
+			reg_workers_heartbeat(&r->workers, ids[i], states[i] == 1,
+					      has_load ? &loads[i] : NULL, now, mono);
+		}
+	}
+	buf_printf(&b, "],\"heartbeat_ms\":%lld}", (long long)r->cfg->heartbeat_ms);
+	reg_metrics_add(&r->metrics, "elastic_heartbeats_total", "", 1);
+	if (unknown)
+		reg_metrics_add(&r->metrics, "elastic_heartbeat_unknown_total", "", (double)unknown);
+	reply_json(r, req, 200, &b);
+	buf_free(&b);
+	free(loads);
+	free(ids);
+	free(states);
+	json_object_put(o);
+	return;
+bad2:
+	free(loads);
+	free(ids);
+	free(states);
+bad:
+	json_object_put(o);
+	reply_bad(r, req, err);
+}
+
+static const char *const dereg_reasons[] = {"sigterm", "engine_exit", "startup_failed",
+					    "shutdown", NULL};
+static const char *const end_reasons[] = {"preempted", "cancelled", "timeout", "completed",
+					  "failed", "node_fail", "unknown", NULL};
+
+static int one_of(const char *s, const char *const *set)
+{
+	for (int i = 0; set[i]; i++)
+		if (strcmp(s, set[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void api_deregister(struct reg *r, struct httpd_req *req)
+{
+	struct json_object *o = body_json(r, req);
+	if (!o)
+		return;
+	char err[300];
+	const char *job_id, *node = NULL, *reason = NULL;
+	struct json_object *ids = NULL;
+	if (need_job_id(o, &job_id, err, sizeof err) < 0 ||
+	    reg_json_str(o, "node", &node, err, sizeof err) < 0 ||
+	    reg_json_need_str(o, "reason", 32, &reason, err, sizeof err) < 0)
+		goto bad;
+	if (!one_of(reason, dereg_reasons)) {
+		snprintf(err, sizeof err,
+			 "'reason' must be sigterm, engine_exit, startup_failed or shutdown, not \"%.32s\"",
+			 reason);
+		goto bad;
+	}
+	if (json_object_object_get_ex(o, "ids", &ids) && ids) {
+		if (!json_object_is_type(ids, json_type_array)) {
+			snprintf(err, sizeof err, "'ids' must be an array of worker ids");
+			goto bad;
+		}
+		for (size_t i = 0; i < json_object_array_length(ids); i++)
+			if (!json_object_is_type(json_object_array_get_idx(ids, i), json_type_string)) {
+				snprintf(err, sizeof err, "'ids' must be an array of worker ids (item %zu is not)", i);
+				goto bad;
+			}
+	}
+	double now = reg_now();
+	int64_t mono = reg_mono_ms();
+	size_t removed = 0;
+	if (ids) {
+		for (size_t i = 0; i < json_object_array_length(ids); i++) {
+			const char *id = json_object_get_string(json_object_array_get_idx(ids, i));
+			struct reg_worker *w = reg_workers_find(&r->workers, id);
+			if (w && strcmp(w->job_id, job_id) == 0 &&
+			    reg_workers_apply(&r->workers, w, REG_WEV_DEREGISTER, reason, now, mono))
+				removed++;
+		}
+	} else {
+		removed = reg_workers_apply_job(&r->workers, job_id, node && *node ? node : NULL,
+						REG_WEV_DEREGISTER, reason, now, mono);
+	}
+	json_object_put(o);
+	struct buf b = BUF_INIT;
+	buf_printf(&b, "{\"removed\":%zu}", removed);
+	reply_json(r, req, 200, &b);
+	buf_free(&b);
+	return;
+bad:
+	json_object_put(o);
+	reply_bad(r, req, err);
+}
+
+/* ---------------------------------------------------------------- plugin */
+
+static void pending_unlink(struct reg *r, struct reg_pending *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		r->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+}
+
+static void reply_ended(struct reg *r, struct httpd_req *req, size_t removed, const char *reason)
+{
+	struct buf b = BUF_INIT;
+	buf_printf(&b, "{\"removed\":%zu,\"reason\":\"%s\"}", removed, reason);
+	reply_json(r, req, 200, &b);
+	buf_free(&b);
+}
+
+static void on_refined(const char *state, const char *reason, void *arg)
+{
+	struct reg_pending *p = arg;
+	struct reg *r = p->reg;
+	const char *why = reg_jobs_refine_reason(r, p->job_id, state, reason);
+	if (strcmp(why, "unknown") != 0)
+		reg_jobs_notice_ended(r, p->job_id, why);
+	pending_unlink(r, p);
+	reply_ended(r, p->req, p->removed, why);
+	free(p);
+}
+
+static void api_jobs_ended(struct reg *r, struct httpd_req *req)
+{
+	struct json_object *o = body_json(r, req);
+	if (!o)
+		return;
+	char err[300];
+	const char *job_id, *node = NULL, *reason = "unknown";
+	int64_t status = 0, sig = 0;
+	if (need_job_id(o, &job_id, err, sizeof err) < 0 ||
+	    reg_json_str(o, "node", &node, err, sizeof err) < 0 ||
+	    reg_json_str(o, "reason", &reason, err, sizeof err) < 0 ||
+	    reg_json_int(o, "exit_status", -1000000, 1000000, &status, err, sizeof err) < 0 ||
+	    reg_json_int(o, "signal", 0, 128, &sig, err, sizeof err) < 0)
+		goto bad;
+	if (!one_of(reason, end_reasons)) {
+		snprintf(err, sizeof err,
+			 "'reason' must be preempted, cancelled, timeout, completed, failed, node_fail or unknown");
+		goto bad;
+	}
+	size_t removed = reg_workers_apply_job(&r->workers, job_id, NULL, REG_WEV_JOB_ENDED,
+					       "job_ended", reg_now(), reg_mono_ms());
+	struct reg_pool *pool = NULL;
+	reg_pools_find_job(&r->pools, job_id, &pool);
+	reg_events_add(r->events, reg_now(), pool ? pool->name : NULL,
+		       "job %s ended on %s (plugin: %s, exit status %lld%s%lld), %zu worker(s) removed",
+		       job_id, node && *node ? node : "?", reason, (long long)status,
+		       sig ? ", signal " : "", sig ? (long long)sig : 0LL, removed);
+	reg_jobs_notice_ended(r, job_id, reason);
+	if (strcmp(reason, "unknown") == 0) {
+		/* Ask SLURM, within the plugin's budget of about 2 s. */
+		struct reg_pending *p = calloc(1, sizeof *p);
+		if (!p)
+			abort();
+		p->reg = r;
+		p->req = req;
+		p->removed = removed;
+		reg_strlcpy(p->job_id, job_id, sizeof p->job_id);
+		p->next = r->pending;
+		if (r->pending)
+			r->pending->prev = p;
+		r->pending = p;
+		json_object_put(o);
+		if (reg_jobs_lookup(r, p->job_id, 1000, on_refined, p) < 0) {
+			pending_unlink(r, p);
+			free(p);
+			reply_ended(r, req, removed, "unknown");
+		}
+		return;
+	}
+	json_object_put(o);
+	reply_ended(r, req, removed, reason);
+	return;
+bad:
+	json_object_put(o);
+	reply_bad(r, req, err);
+}
+
+void reg_api_free(struct reg *r)
+{
+	while (r->pending) {
+		struct reg_pending *p = r->pending;
+		pending_unlink(r, p);
+		reply_ended(r, p->req, p->removed, "unknown");
+		free(p);
+	}
+}
+
+/* ---------------------------------------------------------------- operators */
+
+static int cmp_worker(const void *a, const void *b)
+{
+	const struct reg_worker *x = *(struct reg_worker *const *)a, *y = *(struct reg_worker *const *)b;
+	int c = strcmp(x->model, y->model);
+	return c ? c : strcmp(x->id, y->id);
+}
+
+static void api_workers(struct reg *r, struct httpd_req *req)
+{
+	char v[200];
+	const char *q = httpd_req_query(req);
+	const char *all = query_get(q, "all", v, sizeof v);
+	bool with_gone = all && strcmp(all, "0") != 0 && strcmp(all, "false") != 0;
+	char model[200];
+	const char *mf = query_get(q, "model", model, sizeof model);
+	struct reg_worker **ws = calloc(r->workers.n ? r->workers.n : 1, sizeof *ws);
+	if (!ws)
+		abort();
+	size_t n = 0;
+	for (size_t i = 0; i < r->workers.n; i++) {
+		struct reg_worker *w = r->workers.v[i];
+		if ((w->state != REG_W_GONE || with_gone) && (!mf || strcmp(w->model, mf) == 0))
+			ws[n++] = w;
+	}
+	qsort(ws, n, sizeof *ws, cmp_worker);
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"workers\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_putc(&b, ',');
+		reg_worker_json(ws[i], &b);
+	}
+	buf_printf(&b, "],\"now\":%.3f}", reg_now());
+	free(ws);
+	reply_json(r, req, 200, &b);
+	buf_free(&b);
+}
+
+static void api_pools_list(struct reg *r, struct httpd_req *req)
+{
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"pools\":[");
+	for (size_t i = 0; i < r->pools.n; i++) {
+		if (i)
+			buf_putc(&b, ',');
+		pool_json(r, r->pools.v[i], true, &b);
+	}
+	buf_puts(&b, "]}");
+	reply_json(r, req, 200, &b);
+	buf_free(&b);
+}
+
+static void api_pools_create(struct reg *r, struct httpd_req *req)
+{
+	struct json_object *o = body_json(r, req);
+	if (!o)
+		return;
+	char err[300];
+	const char *config = NULL, *filename = "model.toml";
+	if (reg_json_str(o, "filename", &filename, err, sizeof err) < 0)
+		goto bad;
+	if (!*filename || strlen(filename) > 255 || !reg_printable(filename)) {
+		snprintf(err, sizeof err, "'filename' must be a file name of 1 to 255 printable characters");
+		goto bad;
+	}
+	if (reg_json_str(o, "config", &config, err, sizeof err) < 0)
+		goto bad;
+	if (!config) {
+		snprintf(err, sizeof err, "'config' is required: the text of a model.toml");
+		goto bad;
+	}
+	struct model_config *cfg;
+	struct buf errs = BUF_INIT;
+	if (model_parse(config, strlen(config), filename, &cfg, &errs) < 0) {
+		while (errs.len && errs.data[errs.len - 1] == '\n')
+			errs.data[--errs.len] = '\0';
+		reply_error(r, req, 400, "config", "%s", errs.data ? errs.data : "invalid model.toml");
+		buf_free(&errs);
+		json_object_put(o);
+		return;
+	}
+	buf_free(&errs);
+	if (!cfg->registry_url)
+		cfg->registry_url = reg_strdup(r->url);
+	else if (strcmp(cfg->registry_url, r->url) != 0)
+		reg_events_add(r->events, reg_now(), cfg->name,
+			       "note: [registry] url = %s; this registry is at %s", cfg->registry_url,
+			       r->url);
+	struct reg_pool *pool = reg_pools_find(&r->pools, cfg->name);
+	int status;
+	if (pool) {
+		int was_deleting = pool->deleting;
+		reg_pool_set_config(pool, cfg, filename);
+		if (was_deleting) {
+			pool->deleting = false;
+			pool->target = cfg->target_nodes;
+		}
+		reg_events_add(r->events, reg_now(), pool->name, "pool updated from %s (target %d)",
+			       filename, pool->target);
+		status = 200;
+	} else {
+		pool = reg_pools_add(&r->pools, cfg, filename, cfg->target_nodes, reg_now());
+		reg_events_add(r->events, reg_now(), pool->name,
+			       "pool created from %s (target %d, max_nodes %d)", filename, pool->target,
+			       cfg->max_nodes);
+		status = 201;
+	}
+	json_object_put(o);
+	char e[400];
+	if (reg_state_write_pool(r->cfg->state_dir, pool, e, sizeof e) < 0)
+		log_error("%s", e); /* submit() tries again */
+	reg_mark_dirty(r);
+	reg_jobs_kick(r);
+	reply_pool(r, req, status, pool);
+	return;
+bad:
+	json_object_put(o);
+	reply_bad(r, req, err);
+}
+
+static struct reg_pool *pool_arg(struct reg *r, struct httpd_req *req, const char *enc,
+				 size_t len)
+{
+	char name[200];
+	if (pct_decode(enc, len, name, sizeof name) < 0) {
+		reply_error(r, req, 400, "name", "bad pool name in the request path");
+		return NULL;
+	}
+	struct reg_pool *pool = reg_pools_find(&r->pools, name);
+	if (!pool)
+		reply_error(r, req, 404, "name", "no pool named '%s'", name);
+	return pool;
+}
+
+static void api_pool_scale(struct reg *r, struct httpd_req *req, struct reg_pool *pool)
+{
+	struct json_object *o = body_json(r, req);
+	if (!o)
+		return;
+	char err[300];
+	int64_t target = 0;
+	int got = reg_json_int(o, "target", 0, 100000, &target, err, sizeof err);
+	json_object_put(o);
+	if (got <= 0) {
+		reply_bad(r, req, got < 0 ? err : "'target' is required: the number of jobs wanted");
+		return;
+	}
+	if (pool->deleting) {
+		reply_error(r, req, 409, NULL,
+			    "pool '%s' is being deleted; elasticctl up its model.toml to bring it back",
+			    pool->name);
+		return;
+	}
+	if (target > pool->cfg->max_nodes || target < pool->cfg->min_nodes) {
+		reply_error(r, req, 400, "target",
+			    "target %lld is outside %d..%d (scale.min_nodes..max_nodes of pool '%s')",
+			    (long long)target, pool->cfg->min_nodes, pool->cfg->max_nodes, pool->name);
+		return;
+	}
+	if (pool->target != (int)target)
+		reg_events_add(r->events, reg_now(), pool->name, "target %d -> %lld", pool->target,
+			       (long long)target);
+	pool->target = (int)target;
+	reg_mark_dirty(r);
+	reg_jobs_kick(r);
+	reply_pool(r, req, 200, pool);
+}
+
+static void api_pool_delete(struct reg *r, struct httpd_req *req, struct reg_pool *pool)
+{
+	if (!pool->deleting) {
+		pool->deleting = true;
+		reg_events_add(r->events, reg_now(), pool->name,
+			       "pool deleted: cancelling its jobs (removed once they are gone)");
+	}
+	pool->target = 0;
+	reg_mark_dirty(r);
+	reg_jobs_kick(r);
+	reply_pool(r, req, 200, pool);
+}
+
+static void api_pool_get(struct reg *r, struct httpd_req *req, struct reg_pool *pool)
+{
+	reply_pool(r, req, 200, pool);
+}
+
+static void api_drain(struct reg *r, struct httpd_req *req)
+{
+	struct json_object *o = body_json(r, req);
+	if (!o)
+		return;
+	char err[300];
+	const char *wid = NULL, *job_id = NULL;
+	if (reg_json_str(o, "worker", &wid, err, sizeof err) < 0 ||
+	    reg_json_str(o, "job_id", &job_id, err, sizeof err) < 0) {
+		json_object_put(o);
+		reply_bad(r, req, err);
+		return;
+	}
+	if (!wid == !job_id) {
+		json_object_put(o);
+		reply_error(r, req, 400, NULL, "give either 'worker' or 'job_id'");
+		return;
+	}
+	int n = 0;
+	if (wid) {
+		struct reg_worker *w = reg_workers_find(&r->workers, wid);
+		if (!w || w->state == REG_W_GONE) {
+			reply_error(r, req, 404, "worker", "no worker '%s'", wid);
+			json_object_put(o);
+			return;
+		}
+		n = reg_workers_apply(&r->workers, w, REG_WEV_DRAIN, NULL, reg_now(), reg_mono_ms());
+	} else {
+		struct reg_pool *pool = NULL;
+		struct reg_job *j = reg_pools_find_job(&r->pools, job_id, &pool);
+		if (j && j->state != REG_J_ENDED) {
+			n = reg_jobs_drain(r, pool, j, "operator");
+		} else {
+			size_t have = 0;
+			for (size_t i = 0; i < r->workers.n; i++)
+				if (r->workers.v[i]->state != REG_W_GONE &&
+				    strcmp(r->workers.v[i]->job_id, job_id) == 0)
+					have++;
+			if (!have) {
+				reply_error(r, req, 404, "job_id", "no job '%s' with workers or in a pool",
+					    job_id);
+				json_object_put(o);
+				return;
+			}
+			n = (int)reg_workers_apply_job(&r->workers, job_id, NULL, REG_WEV_DRAIN, NULL,
+						       reg_now(), reg_mono_ms());
+		}
+	}
+	json_object_put(o);
+	struct buf b = BUF_INIT;
+	buf_printf(&b, "{\"drained\":%d}", n);
+	reply_json(r, req, 200, &b);
+	buf_free(&b);
+}
+
+static void api_status(struct reg *r, struct httpd_req *req)
+{
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"pools\":[");
+	for (size_t i = 0; i < r->pools.n; i++) {
+		if (i)
+			buf_putc(&b, ',');
+		pool_json(r, r->pools.v[i], false, &b);
+	}
+	buf_puts(&b, "],\"workers\":{");
+	for (int s = 0; s < REG_W_NSTATES; s++)
+		buf_printf(&b, "%s\"%s\":%zu", s ? "," : "", reg_wstate_name((enum reg_wstate)s),
+			   reg_workers_count(&r->workers, NULL, (enum reg_wstate)s));
+	buf_puts(&b, "},\"events\":");
+	reg_events_json(r->events, 0, 20, NULL, &b);
+	buf_printf(&b,
+		   ",\"requests\":{\"total\":%llu,\"errors\":%llu},\"errors\":{\"acquirer\":%.0f,"
+		   "\"evictions\":%.0f},\"registry\":{\"version\":\"%s\",\"url\":",
+		   (unsigned long long)r->proxy_requests, (unsigned long long)r->proxy_errors,
+		   reg_metrics_sum(&r->metrics, "elastic_acquirer_errors_total"),
+		   reg_metrics_sum(&r->metrics, "elastic_evictions_total"), ES_VERSION);
+	buf_json_str(&b, r->url, strlen(r->url));
+	buf_printf(&b, ",\"started_at\":%.3f,\"uid\":%u,\"synced\":%s,\"now\":%.3f}}", r->started_at,
+		   (unsigned)r->self_uid, reg_jobs_synced(r) ? "true" : "false", reg_now());
+	reply_json(r, req, 200, &b);
+	buf_free(&b);
+}
+
+static void api_events(struct reg *r, struct httpd_req *req)
+{
+	char v[200];
+	const char *q = httpd_req_query(req);
+	unsigned long long after = 0, limit = 100;
+	const char *s;
+	char *end;
+	if ((s = query_get(q, "after", v, sizeof v))) {
+		after = strtoull(s, &end, 10);
+		if (!*s || *end) {
+			reply_error(r, req, 400, "after", "'after' must be an event number");
+			return;
+		}
+	}
+	if ((s = query_get(q, "limit", v, sizeof v))) {
+		limit = strtoull(s, &end, 10);
+		if (!*s || *end || limit == 0 || limit > REG_EVENTS_MAX) {
+			reply_error(r, req, 400, "limit", "'limit' must be between 1 and %d", REG_EVENTS_MAX);
+			return;
+		}
+	}
+	char pool[200];
+	const char *pf = query_get(q, "pool", pool, sizeof pool);
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"events\":");
+	reg_events_json(r->events, after, (size_t)limit, pf, &b);
+	buf_putc(&b, '}');
+	reply_json(r, req, 200, &b);
+	buf_free(&b);
+}
+
+static void api_key(struct reg *r, struct httpd_req *req)
+{
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"key\":");
+	buf_json_str(&b, r->api_key, strlen(r->api_key));
+	buf_putc(&b, '}');
+	reply_json(r, req, 200, &b);
+	buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+static bool method_is(struct reg *r, struct httpd_req *req, const char *want)
+{
+	if (strcmp(httpd_req_method(req), want) == 0)
+		return true;
+	httpd_add_header(req, "Allow", want);
+	reply_error(r, req, 405, NULL, "%s is not allowed on %s (use %s)", httpd_req_method(req),
+		    httpd_req_path(req), want);
+	return false;
+}
+
+static void route_api(struct reg *r, struct httpd_req *req, const struct auth_who *who)
+{
+	const char *m = httpd_req_method(req), *p = httpd_req_path(req);
+	bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
+
+	if (strcmp(p, "/api/v1/workers") == 0) {
+		if (get)
+			api_workers(r, req);
+		else if (post)
+			api_register(r, req, who);
+		else {
+			httpd_add_header(req, "Allow", "GET, POST");
+			reply_error(r, req, 405, NULL, "%s is not allowed on %s", m, p);
+		}
+	} else if (strcmp(p, "/api/v1/heartbeat") == 0) {
+		if (method_is(r, req, "POST"))
+			api_heartbeat(r, req);
+	} else if (strcmp(p, "/api/v1/deregister") == 0) {
+		if (method_is(r, req, "POST"))
+			api_deregister(r, req);
+	} else if (strcmp(p, "/api/v1/jobs/ended") == 0) {
+		if (method_is(r, req, "POST"))
+			api_jobs_ended(r, req);
+	} else if (strcmp(p, "/api/v1/pools") == 0) {
+		if (get)
+			api_pools_list(r, req);
+		else if (post)
+			api_pools_create(r, req);
+		else {
+			httpd_add_header(req, "Allow", "GET, POST");
+			reply_error(r, req, 405, NULL, "%s is not allowed on %s", m, p);
+		}
+	} else if (strncmp(p, "/api/v1/pools/", 14) == 0 && p[14]) {
+		const char *name = p + 14;
+		size_t nl = strlen(name);
+		if (nl > 6 && strcmp(name + nl - 6, "/scale") == 0) {
+			if (!method_is(r, req, "POST"))
+				return;
+			struct reg_pool *pool = pool_arg(r, req, name, nl - 6);
+			if (pool)
+				api_pool_scale(r, req, pool);
+		} else if (strcmp(m, "DELETE") == 0) {
+			struct reg_pool *pool = pool_arg(r, req, name, nl);
+			if (pool)
+				api_pool_delete(r, req, pool);
+		} else if (get) {
+			struct reg_pool *pool = pool_arg(r, req, name, nl);
+			if (pool)
+				api_pool_get(r, req, pool);
+		} else {
+			httpd_add_header(req, "Allow", "GET, DELETE");
+			reply_error(r, req, 405, NULL, "%s is not allowed on %s", m, p);
+		}
+	} else if (strcmp(p, "/api/v1/drain") == 0) {
+		if (method_is(r, req, "POST"))
+			api_drain(r, req);
+	} else if (strcmp(p, "/api/v1/status") == 0) {
+		if (method_is(r, req, "GET"))
+			api_status(r, req);
+	} else if (strcmp(p, "/api/v1/events") == 0) {
+		if (method_is(r, req, "GET"))
+			api_events(r, req);
+	} else if (strcmp(p, "/api/v1/key") == 0) {
+		if (method_is(r, req, "GET"))
+			api_key(r, req);
+	} else {
+		reply_error(r, req, 404, NULL, "no such endpoint: %s %s", m, p);
+	}
+}
+
+void reg_api_handle(struct httpd_req *req, void *arg)
+{
+	struct reg *r = arg;
+	const char *path = httpd_req_path(req), *method = httpd_req_method(req);
+
+	if (strcmp(path, "/metrics") == 0) {
+		if (!method_is(r, req, "GET"))
+			return;
+		struct buf b = BUF_INIT;
+		reg_render_metrics(r, &b);
+		count(r, 200);
+		httpd_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
+		buf_free(&b);
+		return;
+	}
+	if (strcmp(path, "/health") == 0) {
+		count(r, 200);
+		httpd_reply(req, 200, "text/plain", "ok\n", 3);
+		return;
+	}
+	if (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0) {
+		/* The OpenAI proxy's place. */
+		reply_error(r, req, 404, NULL,
+			    "the OpenAI-compatible endpoint is not available in this version of "
+			    "elastic-registry");
+		return;
+	}
+	if (strncmp(path, "/api/", 5) != 0) {
+		reply_error(r, req, 404, NULL, "no such endpoint: %s %s", method, path);
+		return;
+	}
+
+	/* Authenticate, then authorise, before looking at the body. */
+	struct auth_who who = {r->self_uid, getegid(), AUTH_NONE};
+	if (r->auth_mode != AUTH_NONE) {
+		struct buf target = BUF_INIT;
+		const char *q = httpd_req_query(req);
+		size_t len;
+		const char *body = httpd_req_body(req, &len);
+		char err[256];
+		buf_puts(&target, path);
+		if (*q) {
+			buf_putc(&target, '?');
+			buf_puts(&target, q);
+		}
+		enum auth_result ar = auth_check(&r->auth, httpd_req_header(req, "Authorization"),
+						 method, target.data, body, len, (int64_t)reg_now(),
+						 &who, err, sizeof err);
+		buf_free(&target);
+		if (ar == AUTH_UNAVAILABLE) {
+			httpd_add_header(req, "Retry-After", "1");
+			reply_error(r, req, 503, NULL, "cannot check the credential: %s", err);
+			return;
+		}
+		if (ar != AUTH_OK) {
+			log_info("refused %s %s from %s: %s", method, path, httpd_req_peer(req), err);
+			httpd_add_header(req, "WWW-Authenticate",
+					 r->auth_mode == AUTH_MUNGE ? "MUNGE" : "ES-HMAC");
+			reply_error(r, req, 401, NULL, "authentication required: %s", err);
+			return;
+		}
+	}
+	enum reg_access need = reg_auth_class(method, path);
+	if (!reg_auth_allowed(&who, need, r->self_uid, r->cfg->allow_uids, r->cfg->nallow_uids)) {
+		log_info("refused %s %s from uid %u (%s)", method, path, (unsigned)who.uid,
+			 httpd_req_peer(req));
+		reply_error(r, req, 403, NULL, "uid %u may not %s %s on this registry (running as uid %u)",
+			    (unsigned)who.uid, method, path, (unsigned)r->self_uid);
+		return;
+	}
+	route_api(r, req, &who);
+}
