@@ -186,6 +186,8 @@ install: all
 	$(foreach p,$(filter cli/% sim/% research/%,$(PROGS)),install -m 755 $(p) $(DESTDIR)$(BINDIR)/;)
 	$(foreach p,$(filter agent/% registry/%,$(PROGS)),install -m 755 $(p) $(DESTDIR)$(SBINDIR)/;)
 	$(if $(PLUGIN_SRC),install -m 755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/)
+	install -d $(DESTDIR)$(DATADIR)
+	install -m 755 etc/elastic-job.sh $(DESTDIR)$(DATADIR)/
 	@for m in $(wildcard man/*.[1-8]); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		echo install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
@@ -193,7 +195,7 @@ install: all
 
 uninstall:
 	rm -f $(foreach p,$(PROGS),$(DESTDIR)$(BINDIR)/$(notdir $(p)) $(DESTDIR)$(SBINDIR)/$(notdir $(p)))
-	rm -f $(DESTDIR)$(PLUGINDIR)/elastic_serve.so
+	rm -f $(DESTDIR)$(PLUGINDIR)/elastic_serve.so $(DESTDIR)$(DATADIR)/elastic-job.sh
 	-rmdir $(DESTDIR)$(PLUGINDIR) 2>/dev/null
 	rm -f $(foreach m,$(wildcard man/*.[1-8]),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 

@@ -538,13 +538,22 @@ static void api_jobs_ended(struct reg *r, struct httpd_req *req)
 			 "'reason' must be preempted, cancelled, timeout, completed, failed, node_fail or unknown");
 		goto bad;
 	}
+	/* Copies: the strings belong to O, freed before the reply. */
+	char why[16], id[REG_JOB_ID_MAX], nd[64];
+	reg_strlcpy(why, reason, sizeof why);
+	reg_strlcpy(id, job_id, sizeof id);
+	reg_strlcpy(nd, node && *node ? node : "?", sizeof nd);
+	json_object_put(o);
+	o = NULL;
+	reason = why;
+	job_id = id;
 	size_t removed = reg_workers_apply_job(&r->workers, job_id, NULL, REG_WEV_JOB_ENDED,
 					       "job_ended", reg_now(), reg_mono_ms());
 	struct reg_pool *pool = NULL;
 	reg_pools_find_job(&r->pools, job_id, &pool);
 	reg_events_add(r->events, reg_now(), pool ? pool->name : NULL,
 		       "job %s ended on %s (plugin: %s, exit status %lld%s%lld), %zu worker(s) removed",
-		       job_id, node && *node ? node : "?", reason, (long long)status,
+		       job_id, nd, reason, (long long)status,
 		       sig ? ", signal " : "", sig ? (long long)sig : 0LL, removed);
 	reg_jobs_notice_ended(r, job_id, reason);
 	if (strcmp(reason, "unknown") == 0) {
@@ -560,7 +569,6 @@ static void api_jobs_ended(struct reg *r, struct httpd_req *req)
 		if (r->pending)
 			r->pending->prev = p;
 		r->pending = p;
-		json_object_put(o);
 		if (reg_jobs_lookup(r, p->job_id, 1000, on_refined, p) < 0) {
 			pending_unlink(r, p);
 			free(p);
@@ -568,7 +576,6 @@ static void api_jobs_ended(struct reg *r, struct httpd_req *req)
 		}
 		return;
 	}
-	json_object_put(o);
 	reply_ended(r, req, removed, reason);
 	return;
 bad:

@@ -266,6 +266,29 @@ static void parse_routing(struct tcfg *c, const struct toml_value *root, struct 
 		model_policy_parse(policy_names[p], &cfg->policy);
 }
 
+/* Unknown top-level keys and sections (tcfg_check_keys expects only
+ * sections at the top, as in model.toml; this file has keys there too). */
+static void check_top_keys(struct tcfg *c, const struct toml_value *root)
+{
+	static const char *const keys[] = {"listen", "advertise_url", "state_dir", "auth",
+					   "allow_uids", "log_level", "log_file", NULL};
+	static const char *const sections[] = {"health", "acquirer", "slurm", "routing", NULL};
+	for (size_t i = 0; i < root->u.tab.len; i++) {
+		const struct toml_kv *kv = &root->u.tab.items[i];
+		if (tcfg_is_key(kv->key, top_keys))
+			continue;
+		if (kv->val->type == TOML_TABLE) {
+			tcfg_unknown_key(c, kv, NULL, sections);
+			continue;
+		}
+		const char *near = tcfg_suggest(kv->key, keys);
+		if (near)
+			tcfg_error(c, kv->key_pos, "unknown key \"%s\" (did you mean \"%s\"?)", kv->key, near);
+		else
+			tcfg_error(c, kv->key_pos, "unknown key \"%s\"", kv->key);
+	}
+}
+
 int reg_config_parse(struct reg_config *cfg, const char *src, size_t len, const char *filename,
 		     struct buf *errs)
 {
@@ -276,7 +299,7 @@ int reg_config_parse(struct reg_config *cfg, const char *src, size_t len, const 
 		tcfg_error(&c, (struct toml_pos){terr.line, terr.col}, "%s", terr.msg);
 		return -1;
 	}
-	tcfg_check_keys(&c, root, NULL, top_keys);
+	check_top_keys(&c, root);
 	parse_top(&c, root, cfg);
 	parse_health(&c, root, cfg);
 	parse_acquirer(&c, root, cfg);
