@@ -19,6 +19,7 @@ static const struct cli_verb verbs[] = {
 	{"drain", cli_cmd_drain, "take a worker, or a job's workers, out of routing"},
 	{"top", cli_cmd_top, "a live dashboard of workers, load and events"},
 	{"bench", cli_cmd_bench, "load-test an OpenAI-compatible endpoint (like vllm bench serve)"},
+	{"bench-agents", cli_cmd_bench_agents, "play many agents against a registry (control-plane load)"},
 	{"validate", cli_cmd_validate, "check model.toml files and print the resolved config"},
 };
 
