@@ -5,38 +5,33 @@
 #
 # The work is not done here. The elastic_serve SPANK plugin, given
 # --elastic-serve, starts elastic-agent in the batch step before this script
-# runs (as a child of the job's task, as the job's user); the agent starts
-# the engines and registers them with the registry. This script only keeps
-# the job alive while the agent serves, and ends it when the agent is gone
-# (all engines failed, or the agent was stopped), so that a dead job does
-# not hold its nodes until its time limit.
+# runs (as the job's user) and exports ELASTIC_AGENT (its path) and
+# ELASTIC_AGENT_PID; the agent starts the engines and registers them with
+# the registry. This script only keeps the job alive while the agent
+# serves, and ends it when the agent is gone (all engines failed, or the
+# agent stopped), so that a dead job does not hold its nodes until its time
+# limit.
 #
-# Preemption, scancel and the time limit signal the whole job: the agent
-# deregisters and drains, and this script just goes with it.
-#
-# Which process is the agent: $ELASTIC_AGENT_PID when the plugin exports
-# it, otherwise this shell's child named elastic-agent. When neither is
-# found the script waits until SLURM ends the job (the registry cancels a
-# job without a ready worker after the pool's startup_timeout).
+# Preemption, scancel and the time limit signal every process of the job at
+# once. The job must not end before the agent has drained its engines (the
+# end of the batch script kills what is left), so the script outlives
+# SIGTERM and waits for the agent: `elastic-agent --wait` does exactly that.
 set -u
 
-find_agent() {
-	if [ -n "${ELASTIC_AGENT_PID:-}" ]; then
-		echo "$ELASTIC_AGENT_PID"
-		return
-	fi
-	pgrep -P "$$" -x elastic-agent 2>/dev/null | head -n 1
-}
+if [ -n "${ELASTIC_AGENT:-}" ] && [ -x "$ELASTIC_AGENT" ] && [ -n "${ELASTIC_AGENT_PID:-}" ]; then
+	exec "$ELASTIC_AGENT" --wait
+fi
 
-trap 'exit 143' TERM
-trap 'exit 130' INT
-
-pid=
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	pid=$(find_agent)
-	[ -n "$pid" ] && break
-	sleep 1
-done
+# Without the plugin's variables: follow the agent process ourselves.
+trap ':' TERM INT
+pid=${ELASTIC_AGENT_PID:-}
+if [ -z "$pid" ]; then
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		pid=$(pgrep -P "$$" -x elastic-agent 2>/dev/null | head -n 1)
+		[ -n "$pid" ] && break
+		sleep 1
+	done
+fi
 if [ -z "$pid" ]; then
 	echo "elastic-job: no elastic-agent found (is the elastic_serve plugin in plugstack.conf?);" \
 		"waiting for SLURM to end the job" >&2
@@ -44,7 +39,7 @@ if [ -z "$pid" ]; then
 fi
 echo "elastic-job: job ${SLURM_JOB_ID:-?} on $(hostname): serving while elastic-agent (pid $pid) runs" >&2
 while kill -0 "$pid" 2>/dev/null; do
-	sleep 2 & wait $!
+	sleep 1 & wait $!
 done
 echo "elastic-job: elastic-agent (pid $pid) is gone: ending the job" >&2
 exit 0

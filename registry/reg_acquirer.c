@@ -78,13 +78,16 @@ size_t reg_acq_decide(const struct reg_acq_input *in, struct reg_acq_action *out
 	int counted = 0, pending = 0, occupying = 0, ready_counted = 0;
 	for (size_t i = 0; i < in->njobs; i++) {
 		const struct reg_job *j = in->jobs[i];
-		if (!is_live(j) || c.acted[i])
+		if (j->state == REG_J_ENDED)
 			continue;
-		bool retiring = !j->draining && reg_acq_retiring(j, in->renew_before_ms, now);
+		bool retiring = !j->draining && !j->cancel_sent && !c.acted[i] &&
+				reg_acq_retiring(j, in->renew_before_ms, now);
 		if (retiring)
 			continue;
+		/* Until SLURM says it ended, a job holds its nodes: also one
+		 * being drained or cancelled. */
 		occupying++;
-		if (j->draining)
+		if (!is_live(j) || c.acted[i] || j->draining)
 			continue;
 		counted++;
 		if (j->state == REG_J_SUBMITTING || j->state == REG_J_PENDING)

@@ -14,7 +14,8 @@
  *     ones are drained (least loaded first; rule 1 cancels them).
  *  4. Below the target, and past any sbatch backoff, jobs are submitted:
  *     never more than max_pending submitting + pending at once, and never
- *     more than max_nodes jobs occupying nodes (draining ones included).
+ *     more than max_nodes jobs occupying nodes (every job SLURM has not
+ *     ended yet: draining ones and ones being cancelled included).
  *  5. Make before break: a running job within renew_before of its time
  *     limit (at most half its run) is retiring. It no longer counts, so
  *     rule 4 submits its replacement, which may briefly exceed max_nodes by

@@ -66,6 +66,8 @@ static void reply_error(struct reg *r, struct httpd_req *req, int status, const 
 /* A validation error: ERR reads "'field' must ..."; PARAM is the field. */
 static void reply_bad(struct reg *r, struct httpd_req *req, const char *err)
 {
+	log_info("rejected %s %s from %s: %s", httpd_req_method(req), httpd_req_path(req),
+		 httpd_req_peer(req), err);
 	char param[128] = "";
 	const char *q = strchr(err, '\'');
 	if (q) {
@@ -551,10 +553,12 @@ static void api_jobs_ended(struct reg *r, struct httpd_req *req)
 					       "job_ended", reg_now(), reg_mono_ms());
 	struct reg_pool *pool = NULL;
 	reg_pools_find_job(&r->pools, job_id, &pool);
+	char sigtxt[32] = "";
+	if (sig)
+		snprintf(sigtxt, sizeof sigtxt, ", signal %lld", (long long)sig);
 	reg_events_add(r->events, reg_now(), pool ? pool->name : NULL,
-		       "job %s ended on %s (plugin: %s, exit status %lld%s%lld), %zu worker(s) removed",
-		       job_id, nd, reason, (long long)status,
-		       sig ? ", signal " : "", sig ? (long long)sig : 0LL, removed);
+		       "job %s ended on %s (plugin: %s, exit status %lld%s), %zu worker(s) removed",
+		       job_id, nd, reason, (long long)status, sigtxt, removed);
 	reg_jobs_notice_ended(r, job_id, reason);
 	if (strcmp(reason, "unknown") == 0) {
 		/* Ask SLURM, within the plugin's budget of about 2 s. */

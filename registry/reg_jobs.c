@@ -31,6 +31,7 @@ struct reg_jobs {
 	bool squeue_running;       /* one squeue at a time */
 	bool poll_again;           /* poll once more after the running one */
 	bool synced;               /* squeue answered since the start */
+	bool no_sacct;             /* sacct failed once (no accounting): not used again */
 	unsigned squeue_failures;  /* consecutive */
 	char orphans[ORPHANS_MAX][REG_JOB_ID_MAX]; /* reported once each */
 	size_t norphans;
@@ -161,12 +162,18 @@ static void on_sacct(const struct reg_proc_result *res, void *arg)
 			reg_events_add(r->events, reg_now(), c->pool, "job %s ended: %s (sacct)", c->id, why);
 			reg_mark_dirty(r);
 		}
-	} else {
+	} else if (res->status != 0 && r->jobs && !r->jobs->no_sacct) {
+		/* Clusters without accounting storage: say so once, then rely
+		 * on squeue (which keeps ended jobs for MinJobAge) alone. */
 		char l[100], d[300];
 		reg_proc_describe(res, d, sizeof d);
-		log_debug("sacct for job %s failed: %s", c->id, d);
+		r->jobs->no_sacct = true;
 		reg_metrics_add(&r->metrics, "elastic_acquirer_errors_total",
 				reg_metrics_labels(l, sizeof l, "command", "sacct", NULL), 1);
+		reg_events_add(r->events, reg_now(), NULL,
+			       "sacct does not work here (%s): not used again; end reasons come from "
+			       "squeue and the plugin",
+			       d);
 	}
 	free(c);
 }
@@ -174,7 +181,7 @@ static void on_sacct(const struct reg_proc_result *res, void *arg)
 /* Asks sacct how a job that left squeue ended (only for the record). */
 static void run_sacct(struct reg *r, const struct reg_pool *pool, const struct reg_job *j)
 {
-	if (!r->cfg->sacct || !r->cfg->sacct[0])
+	if (!r->cfg->sacct || !r->cfg->sacct[0] || r->jobs->no_sacct)
 		return;
 	struct reg_argv a = {0};
 	char err[256];

@@ -67,6 +67,7 @@ void reg_slurm_sbatch_argv(const struct reg_config *cfg, const struct reg_pool *
 	reg_argv_addf(out, "--job-name=es-%s", pool->name);
 	reg_argv_addf(out, "--comment=" REG_COMMENT_PREFIX "%s:%s", instance, pool->name);
 	reg_argv_addf(out, "--output=%s/es-%%j.out", cfg->output_dir);
+	reg_argv_add(out, "--open-mode=append"); /* a requeued run keeps the earlier output */
 	if (m->partition)
 		reg_argv_addf(out, "--partition=%s", m->partition);
 	if (m->qos)

@@ -25,8 +25,8 @@
 
 /* A NULL-terminated argv being built. */
 struct reg_argv {
-	char **v;
-	size_t n, cap;
+	char **v;      /* the arguments, each malloc'd, then NULL */
+	size_t n, cap; /* arguments so far, room allocated */
 };
 
 void reg_argv_add(struct reg_argv *a, const char *s);
@@ -35,7 +35,7 @@ void reg_argv_free(struct reg_argv *a);
 
 /* sbatch --parsable --elastic-serve=CONFIG_PATH --job-name=es-POOL
  * --comment=elastic-serve:INSTANCE:POOL --output=OUTPUT_DIR/es-%j.out
- * [--partition= --qos= --account= --time=] --nodes=N [--gres=gpu:G]
+ * --open-mode=append [--partition= --qos= --account= --time=] --nodes=N [--gres=gpu:G]
  * [extra_args...] JOB_SCRIPT */
 void reg_slurm_sbatch_argv(const struct reg_config *cfg, const struct reg_pool *pool,
 			   const char *config_path, const char *instance, struct reg_argv *out);
@@ -55,12 +55,13 @@ int reg_slurm_parse_sbatch(const char *out, char *id, size_t idlen);
 
 /* One job of ours from squeue. */
 struct reg_sq_job {
-	char id[REG_JOB_ID_MAX];
-	char state[24];    /* RUNNING, PENDING, ... (without "by UID" suffixes) */
-	char reason[64];
-	char nodes[256];
-	char pool[130];    /* from the comment */
-	double submit, start, end; /* Unix s, 0 unknown */
+	char id[REG_JOB_ID_MAX];   /* job id, "1234" or "1234_7" */
+	char state[24];            /* RUNNING, PENDING, ... (without "by UID") */
+	char reason[64];           /* why it is pending ("None" when running) */
+	char nodes[256];           /* its nodes, SLURM's list form; "" pending */
+	char pool[130];            /* from the comment */
+	double submit, start, end; /* submitted, started, time limit's end
+				      (Unix s, 0 unknown) */
 };
 
 /* Parses squeue output in the format above, keeping the jobs whose

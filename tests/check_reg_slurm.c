@@ -34,13 +34,14 @@ START_TEST(test_sbatch_argv)
 	reg_slurm_sbatch_argv(&rc, p, "/s/pools/org%2Fsim.toml", "abc123", &a);
 	const char *want[] = {
 		"sbatch", "--parsable", "--elastic-serve=/s/pools/org%2Fsim.toml", "--job-name=es-org/sim",
-		"--comment=elastic-serve:abc123:org/sim", "--output=/s/jobs/es-%j.out", "--partition=low",
+		"--comment=elastic-serve:abc123:org/sim", "--output=/s/jobs/es-%j.out", "--open-mode=append",
+		"--partition=low",
 		"--qos=q", "--account=acc", "--time=30:00", "--nodes=1", "--gres=gpu:8", "--exclusive",
 		"--constraint=a b", "/x/elastic-job.sh", NULL,
 	};
 	for (size_t i = 0; want[i]; i++)
 		ck_assert_str_eq(a.v[i], want[i]);
-	ck_assert_ptr_null(a.v[15]);
+	ck_assert_ptr_null(a.v[16]);
 	reg_argv_free(&a);
 	reg_slurm_squeue_argv(&rc, 1001, NULL, &a);
 	ck_assert_str_eq(a.v[3], "--user=1001");

@@ -98,7 +98,11 @@ static void start(const char *auth)
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
 		close(p[0]);
-		log_set_level(LOG_LVL_ERROR);
+		/* The registry's log goes to DIR/registry.log, not the test output. */
+		char lp[256];
+		snprintf(lp, sizeof lp, "%s/registry.log", dir);
+		log_set_file(lp);
+		log_set_level(LOG_LVL_DEBUG);
 		struct reg_config cfg;
 		char err[512], path[256];
 		int port = -1;
@@ -477,7 +481,7 @@ START_TEST(test_acquirer_io)
 	fclose(fp);
 	char want[512];
 	snprintf(want, sizeof want, "--parsable --elastic-serve=%s/pools/sim.toml --job-name=es-sim "
-		 "--comment=elastic-serve:%s:sim --output=%s/jobs/es-%%j.out --partition=low --nodes=1 --gres=gpu:8 %s/job.sh\n",
+		 "--comment=elastic-serve:%s:sim --output=%s/jobs/es-%%j.out --open-mode=append --partition=low --nodes=1 --gres=gpu:8 %s/job.sh\n",
 		 state_dir, instance, state_dir, dir);
 	ck_assert_str_eq(log, want);
 	snprintf(p, sizeof p, "%s/pools/sim.toml", state_dir);
