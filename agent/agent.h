@@ -171,9 +171,11 @@ struct agent_slice {
 	struct httpc_req *probe;  /* readiness probe in flight */
 	struct httpc_req *scrape; /* /metrics scrape in flight */
 	struct agent_load load;
+	bool load_fresh;          /* a scrape ended since load_fresh was cleared */
 	bool registered;          /* the registry has it (as starting or ready) */
 	bool reg_inflight;        /* a register request is out */
 	enum agent_state reg_sent; /* the state the last registration carried */
+	int reg_logged;           /* state last reported in the log, -1 none */
 	int reg_backoff_ms;       /* next retry delay */
 	int64_t reg_next_ms;      /* not before */
 	char error[8192];         /* last failure, for the status file */
@@ -226,6 +228,8 @@ struct agent {
 	struct event *hb_timer, *drain_timer, *drain_poll;
 	int64_t drain_deadline;
 	bool hb_inflight;
+	int dereg_inflight;        /* deregistrations not answered yet */
+	struct event *exit_timer;  /* bounds the wait for them at the end */
 	int hb_failures;           /* heartbeats failed in a row */
 	pid_t squeue_pid;          /* job end lookup */
 	int squeue_fd;

@@ -30,6 +30,7 @@ enum { T_NONE, T_PROBE, T_BACKOFF, T_KILL };
 static void slice_apply(struct agent_slice *s, unsigned acts, pid_t old_pid);
 static void agent_check_done(struct agent *ag);
 static void agent_stop_all(struct agent *ag);
+static void exit_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 int64_t agent_now_ms(void)
 {
@@ -290,16 +291,20 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 				evtimer_del(s->timer);
 				s->timer_kind = T_NONE;
 			}
+			char what[128];
 			if (WIFSIGNALED(st))
-				snprintf(s->error, sizeof s->error, "engine (pid %d) killed by signal %d",
+				snprintf(what, sizeof what, "engine (pid %d) killed by signal %d",
 					 (int)pid, WTERMSIG(st));
 			else
-				snprintf(s->error, sizeof s->error, "engine (pid %d) exited with status %d",
+				snprintf(what, sizeof what, "engine (pid %d) exited with status %d",
 					 (int)pid, WEXITSTATUS(st));
-			if (s->sm.state == AS_STARTING || s->sm.state == AS_READY)
-				log_warn("slice %d: %s", s->index, s->error);
-			else
-				log_info("slice %d: %s", s->index, s->error);
+			if (s->sm.state == AS_STARTING || s->sm.state == AS_READY) {
+				log_warn("slice %d: %s", s->index, what);
+				snprintf(s->error, sizeof s->error, "%s", what);
+			} else {
+				/* A failed slice keeps the reason it failed for. */
+				log_info("slice %d: %s", s->index, what);
+			}
 			slice_step(s, AE_EXITED, pid);
 			break;
 		}
@@ -313,6 +318,7 @@ static void on_scrape(struct httpc_req *req, int err, const struct httpc_resp *r
 	struct agent_slice *s = arg;
 	(void)req;
 	s->scrape = NULL;
+	s->load_fresh = true;
 	if (err || httpc_resp_status(resp) != 200) {
 		s->load.valid = false;
 		return;
@@ -377,10 +383,11 @@ static void drain_poll_cb(evutil_socket_t fd, short what, void *arg)
 		struct agent_slice *s = &ag->slices[i];
 		if (s->sm.state != AS_DRAINING || !slice_live(s))
 			continue;
-		/* The last scrape counts; a failed one (engine shutting down) is idle. */
-		if (s->load.valid && s->load.running + s->load.waiting > 0)
+		/* Busy until a scrape since the last poll says otherwise; a failed
+		 * one (the engine is shutting down) counts as idle. */
+		if (!s->load_fresh || (s->load.valid && s->load.running + s->load.waiting > 0))
 			busy = true;
-		s->load.valid = false;
+		s->load_fresh = false;
 		slice_scrape(s, 200);
 	}
 	if (!busy || agent_now_ms() >= ag->drain_deadline) {
@@ -428,6 +435,7 @@ void agent_drain(struct agent *ag)
 		if (s->reg_inflight)
 			s->registered = false;
 		n += s->sm.state == AS_READY;
+		s->load_fresh = false;
 		slice_step(s, AE_DRAIN, 0);
 	}
 	log_info("draining: %d worker(s) deregistered; in-flight requests get up to %.1f s", n,
@@ -472,8 +480,21 @@ static void agent_check_done(struct agent *ag)
 	}
 	if (ag->phase == AP_DONE) {
 		agent_status_write(ag);
-		event_base_loopbreak(ag->base);
+		/* A deregistration still on its way is let through, briefly. */
+		if (ag->dereg_inflight > 0)
+			timer_arm(ag->exit_timer, 1500);
+		else
+			event_base_loopbreak(ag->base);
 	}
+}
+
+static void exit_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct agent *ag = arg;
+	log_warn("leaving with %d deregistration(s) unanswered", ag->dereg_inflight);
+	event_base_loopbreak(ag->base);
 }
 
 /* ---------------------------------------------------------------- job end */
@@ -692,6 +713,7 @@ int agent_init(struct agent *ag, struct event_base *base, const struct agent_opt
 		long port = at ? strtol(at + 1, &end, 10) : 0;
 		s->ag = ag;
 		s->index = (int)i;
+		s->reg_logged = -1;
 		if (!at || at == spec || *end || port < 1 || port > 65535) {
 			snprintf(err, errlen, "--slice %s: expected GPUS@PORT, e.g. 0,1@28000", spec);
 			return -1;
@@ -740,6 +762,7 @@ int agent_init(struct agent *ag, struct event_base *base, const struct agent_opt
 	ag->ev_chld = evsignal_new(base, SIGCHLD, reap_cb, ag);
 	ag->hb_timer = evtimer_new(base, hb_cb, ag);
 	ag->drain_poll = evtimer_new(base, drain_poll_cb, ag);
+	ag->exit_timer = evtimer_new(base, exit_timer_cb, ag);
 	event_add(ag->ev_term, NULL);
 	event_add(ag->ev_int, NULL);
 	event_add(ag->ev_hup, NULL);
@@ -784,7 +807,7 @@ void agent_free(struct agent *ag)
 	}
 	buf_free(&ag->squeue_out);
 	struct event *evs[] = {ag->ev_term, ag->ev_int, ag->ev_hup, ag->ev_chld, ag->hb_timer,
-			       ag->drain_poll, ag->drain_timer};
+			       ag->drain_poll, ag->drain_timer, ag->exit_timer};
 	for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
 		if (evs[i])
 			event_free(evs[i]);

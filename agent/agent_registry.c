@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <json-c/json.h>
 
 #include "hcall.h"
@@ -179,7 +180,13 @@ static void on_registered(struct httpc_req *req, int err, const struct httpc_res
 			ag->heartbeat_ms = ms;
 	}
 	json_object_put(o);
-	log_info("worker %s registered as %s", s->id, s->reg_sent == AS_READY ? "ready" : "starting");
+	/* Refreshes (a new job end time, a registry that forgot) are quiet. */
+	if (s->reg_logged != (int)s->reg_sent)
+		log_info("worker %s registered as %s", s->id,
+			 s->reg_sent == AS_READY ? "ready" : "starting");
+	else
+		log_debug("worker %s registered again", s->id);
+	s->reg_logged = (int)s->reg_sent;
 	if (s->reg_sent != s->sm.state)
 		agent_reg_register(s); /* it changed while the request was out */
 }
@@ -221,7 +228,11 @@ static void on_deregistered(struct httpc_req *req, int err, const struct httpc_r
 			 httpc_req_errmsg(req));
 	else if (httpc_resp_status(resp) != 200)
 		log_warn("registry refused the deregistration (%d)", httpc_resp_status(resp));
-	(void)ag;
+	else
+		log_debug("deregistration done");
+	ag->dereg_inflight--;
+	if (ag->dereg_inflight == 0 && ag->phase == AP_DONE)
+		event_base_loopbreak(ag->base);
 }
 
 void agent_reg_deregister(struct agent *ag, struct agent_slice *s, const char *reason)
@@ -235,7 +246,8 @@ void agent_reg_deregister(struct agent *ag, struct agent_slice *s, const char *r
 			ag->slices[i].registered = false;
 	struct buf b = BUF_INIT;
 	agent_body_deregister(ag, s, reason, &b);
-	reg_post(ag, "/api/v1/deregister", &b, on_deregistered, ag, REG_TIMEOUT_MS);
+	if (reg_post(ag, "/api/v1/deregister", &b, on_deregistered, ag, REG_TIMEOUT_MS))
+		ag->dereg_inflight++;
 	buf_free(&b);
 }
 

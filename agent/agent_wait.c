@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -69,9 +70,34 @@ static void nap(int ms)
 	nanosleep(&ts, NULL); /* a signal ends it early: fine */
 }
 
-static bool alive(int pid)
+/* Whether PID still runs. The agent is often this process's own child
+ * (`exec elastic-agent --wait` replaces the job script, whose task started
+ * the agent): then it is reaped here and *STATUS gets its wait status. */
+static bool alive(int pid, int *status)
 {
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	if (pid <= 0)
+		return false;
+	int st;
+	pid_t r = waitpid(pid, &st, WNOHANG);
+	if (r == pid) {
+		*status = st;
+		return false;
+	}
+	if (r == 0)
+		return true;
+	if (kill(pid, 0) < 0 && errno != EPERM)
+		return false;
+	/* Not ours: a zombie waiting for another parent is gone too. */
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return true;
+	size_t n = fread(buf, 1, sizeof buf - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	return !(rp && rp[1] == ' ' && rp[2] == 'Z');
 }
 
 int agent_wait_main(const char *status_file, int pid, bool ready_only, int timeout_s)
@@ -102,7 +128,8 @@ int agent_wait_main(const char *status_file, int pid, bool ready_only, int timeo
 			json_object_put(st);
 			return 1;
 		}
-		bool gone = pid > 0 && !alive(pid);
+		int wst = -1;
+		bool gone = pid > 0 && !alive(pid, &wst);
 		if (ready_only) {
 			struct json_object *slices;
 			int n = 0, ready = 0, failed = 0;
@@ -148,7 +175,11 @@ int agent_wait_main(const char *status_file, int pid, bool ready_only, int timeo
 			int code = 1;
 			json_object_put(st); /* the last words come just before the exit */
 			st = read_status(status_file);
-			if (!strcmp(status_str(st, "phase"), "exited"))
+			if (wst >= 0 && WIFEXITED(wst))
+				code = WEXITSTATUS(wst);
+			else if (wst >= 0 && WIFSIGNALED(wst))
+				code = 128 + WTERMSIG(wst);
+			else if (!strcmp(status_str(st, "phase"), "exited"))
 				code = status_int(st, "exit_code", 1);
 			json_object_put(st);
 			if (wait_sig)

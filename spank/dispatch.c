@@ -5,6 +5,7 @@
  * (see es_plugin.h for who runs what, with which privileges).
  */
 #include <slurm/spank.h>
+#include <unistd.h>
 
 #include "es_plugin.h"
 
@@ -20,14 +21,15 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 	return es_plugin_init_post_opt(sp, ac, av);
 }
 
-int slurm_spank_user_init(spank_t sp, int ac, char **av)
-{
-	return es_plugin_user_init(sp, ac, av);
-}
-
 int slurm_spank_task_init(spank_t sp, int ac, char **av)
 {
-	return es_plugin_task_init(sp, ac, av);
+	/* This runs in the batch task just before the script. An error of an
+	 * `optional` plugin would be ignored and the script would run without
+	 * its engines: end the task instead (the reason is in the job's
+	 * stderr), so the job fails at once. */
+	if (es_plugin_task_init(sp, ac, av) < 0)
+		_exit(1);
+	return 0;
 }
 
 int slurm_spank_task_exit(spank_t sp, int ac, char **av)

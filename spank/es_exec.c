@@ -23,6 +23,22 @@ long long es_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Closes descriptors FIRST .. LAST (-1: all above FIRST), in a child. */
+static void es_close_range(int first, int last)
+{
+	if (last >= 0 && last < first)
+		return;
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)first, last < 0 ? ~0U : (unsigned)last, 0U) == 0)
+		return;
+#endif
+	long max = sysconf(_SC_OPEN_MAX);
+	if (max <= 0 || max > 65536)
+		max = 65536;
+	for (long fd = first; fd < max && (last < 0 || fd <= last); fd++)
+		close((int)fd);
+}
+
 /* Closes every descriptor from 3 up (in a child before exec). */
 static void es_close_from_3(void)
 {
@@ -172,9 +188,8 @@ pid_t es_spawn_agent(char *const argv[], char *const envp[], char *err, size_t e
 		if (keep >= 0 && keep != p[1])
 			close(p[1]);
 		/* Close everything else without touching W. */
-		for (int fd = 3; fd < 1024; fd++)
-			if (fd != w)
-				close(fd);
+		es_close_range(3, w - 1);
+		es_close_range(w + 1, -1);
 		execve(argv[0], argv, envp);
 		int e = errno;
 		ssize_t n = write(w, &e, sizeof e);

@@ -141,10 +141,14 @@ int es_option_cb(int val, const char *optarg, int remote)
 	return 0;
 }
 
+static int es_remote_plan(struct spank_handle *sp);
+
 int es_plugin_init_post_opt(struct spank_handle *sp, int ac, char **av)
 {
 	(void)ac;
 	(void)av;
+	if (es_spank_context() == ES_CTX_REMOTE)
+		return es_remote_plan(sp);
 	if (es_spank_context() != ES_CTX_ALLOCATOR || !es.carry_ok)
 		return 0;
 	if (es_spank_job_control_setenv(sp, ES_CARRY_CONFIG, es.carry.config.data) < 0 ||
@@ -168,10 +172,11 @@ static bool es_batch_step(struct spank_handle *sp)
 	       step == ES_BATCH_STEP;
 }
 
-int es_plugin_user_init(struct spank_handle *sp, int ac, char **av)
+/* The batch step's plan. Runs in init_post_opt: the last callback of
+ * slurmstepd with full root privileges (user_init runs with the job
+ * user's effective uid), which the port reservations need. */
+static int es_remote_plan(struct spank_handle *sp)
 {
-	(void)ac;
-	(void)av;
 	if (!es_batch_step(sp))
 		return 0;
 	size_t cap = ES_CARRY_MAX + 2;
@@ -228,14 +233,10 @@ int es_plugin_user_init(struct spank_handle *sp, int ac, char **av)
 	return 0;
 }
 
-/* Reports a problem in the batch task where the user sees it: the job's
- * stderr, and Slurm's log. */
+/* Reports a problem in the batch task: slurm_error() there reaches the
+ * job's stderr. */
 static void es_task_error(const char *fmt, const char *msg)
 {
-	fprintf(stderr, "elastic_serve: ");
-	fprintf(stderr, fmt, msg);
-	fputc('\n', stderr);
-	fflush(stderr);
 	es_log_error(fmt, msg);
 }
 

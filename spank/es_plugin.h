@@ -10,9 +10,10 @@
  *                                   them and fail the submission
  *   init_post_opt   sbatch (user)   put the resolved config and the registry
  *                                   URL into the job control environment
- *   user_init       slurmstepd      batch step of a job with a carried
+ *   init_post_opt   slurmstepd      batch step of a job with a carried
  *                   (root)          config: parse it, cut the GPU slices,
- *                                   reserve the ports
+ *                                   reserve the ports (user_init would be
+ *                                   too late: it runs with the user's euid)
  *   task_init       batch task      choose the log directory, export
  *                   (job user)      ELASTIC_SERVE_URLS and friends to the
  *                                   script, start elastic-agent (never as
@@ -36,7 +37,6 @@ struct spank_handle;
 
 int es_plugin_init(struct spank_handle *sp, int ac, char **av);
 int es_plugin_init_post_opt(struct spank_handle *sp, int ac, char **av);
-int es_plugin_user_init(struct spank_handle *sp, int ac, char **av);
 int es_plugin_task_init(struct spank_handle *sp, int ac, char **av);
 int es_plugin_task_exit(struct spank_handle *sp, int ac, char **av);
 int es_plugin_exit(struct spank_handle *sp, int ac, char **av);
