@@ -165,7 +165,7 @@ static void progress(struct run *r, bool final)
 	}
 	double t = elapsed(r);
 	size_t total = r->res->n, done = r->ok + r->failed;
-	fprintf(stderr, "\r\033[K%zu/%zu done, %zu failed, %zu in flight, %.1f req/s, %.0f s", done,
+	fprintf(stderr, "\r\033[K%zu/%zu done, %zu failed, %zu in flight, %.1f req/s, %.1f s", done,
 		total, r->failed, r->sched.inflight, t > 0 ? (double)r->ok / t : 0.0, t);
 	r->progress_shown = true;
 }
