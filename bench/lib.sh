@@ -1,11 +1,8 @@
 # shellcheck shell=bash
 # lib.sh — sourced by the parts of `make bench` (bench/*.sh).
 #
-# Each part prints a table and writes bench/results/PART.json: an object
-# with "part", "date", "load" (the 1-minute load average before it ran),
-# "targets" (a list of {"name", "value", "unit", "target", "op", "met"}),
-# and its own measurements. bench/summary.py turns the results into the
-# table of bench/README.md.
+# The parts that run on the local SLURM cluster (failover, heartbeat,
+# serve-time) source tests/integration/lib.sh instead, and bench/report.sh.
 #
 #   log MSG...                 timestamped line on stderr
 #   die MSG...                 log and exit 1
@@ -21,10 +18,8 @@
 #   start_registry [ARGS...]   elastic-registry on a free port, --auth
 #                              $REG_AUTH (default none), state in $BT/reg;
 #                              sets REG_URL, REG_PID
-#   target NAME VALUE UNIT OP LIMIT   records a target and the measured value
-#   json_out FILE PY           writes FILE from a Python dict expression,
-#                              with the targets recorded
 #
+# and what bench/report.sh has (target, json_out, print_targets).
 # Timing and load. The machine has 2 cores shared with other work: each
 # part records the load average before it runs, and bench/README.md shows
 # it next to each figure.
@@ -32,14 +27,12 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ES_REPO=$(cd "$BENCH_DIR/.." && pwd -P)
-RESULTS=${BENCH_RESULTS:-$ES_REPO/bench/results}
 SIM=$ES_REPO/sim/elastic-sim
 CTL=$ES_REPO/cli/elasticctl
 REGISTRY=$ES_REPO/registry/elastic-registry
 AGENT=$ES_REPO/agent/elastic-agent
-PART=$(basename "$0" .sh)
-mkdir -p "$RESULTS"
-LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
+# shellcheck source=bench/report.sh
+. "$BENCH_DIR/report.sh"
 
 log() { printf '%s [bench %s] %s\n' "$(date +%H:%M:%S.%3N)" "$PART" "$*" >&2; }
 die() {
@@ -62,6 +55,7 @@ _bench_cleanup() {
 		kill -9 "$p" 2>/dev/null
 	done
 	[ -n "${BT:-}" ] && [ -z "${BENCH_KEEP_TMP:-}" ] && rm -rf "$BT"
+	rm -f "$TARGETS"
 	exit "$rc"
 }
 trap _bench_cleanup EXIT
@@ -123,48 +117,3 @@ start_registry() {
 	die "the registry did not start"
 }
 
-# json_out FILE PY: the Python expression PY (a dict; `json` is imported)
-# becomes FILE, with "part", "date", "load" and the targets that `target`
-# recorded.
-json_out() {
-	python3 - "$1" "$2" "$PART" "$LOAD_BEFORE" "$BT/targets.jsonl" <<'PY'
-import json, sys, time, os
-path, expr, part, load, targets = sys.argv[1:6]
-out = eval(expr)
-out.setdefault("part", part)
-out.setdefault("date", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-out.setdefault("load", float(load))
-if os.path.exists(targets):
-    out["targets"] = [json.loads(l) for l in open(targets) if l.strip()]
-with open(path, "w") as f:
-    json.dump(out, f, indent=1)
-    f.write("\n")
-PY
-}
-
-# target NAME VALUE UNIT OP LIMIT: records a target of the part (for
-# json_out). OP is <= or >=; a VALUE of "nan" (not measured) is never met.
-target() {
-	python3 - "$@" >>"$BT/targets.jsonl" <<'PY'
-import json, math, sys
-name, value, unit, op, limit = sys.argv[1:6]
-v = float(value)
-lim = float(limit)
-met = (not math.isnan(v)) and (v <= lim if op == "<=" else v >= lim)
-print(json.dumps({"name": name, "value": None if math.isnan(v) else v, "unit": unit,
-                  "op": op, "target": lim, "met": met}))
-PY
-}
-
-# A part's table on stdout: its targets, measured against them.
-print_targets() {
-	python3 - "$1" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-print(f"== {r['part']}: {r.get('title', '')} (load {r['load']:.2f} before)")
-for t in r.get("targets", []):
-    v = "not measured" if t["value"] is None else f"{t['value']:.4g} {t['unit']}".strip()
-    print(f"  {t['name']:<46} {v:>16}   target {t['op']} {t['target']:g} {t['unit']}   "
-          f"{'ok' if t['met'] else 'MISSED'}")
-PY
-}

@@ -83,6 +83,7 @@ print(json.dumps({
     "window_s": round(secs, 2),
     "registry_cpu_pct": 100 * (int(r1) - int(r0)) / int(hz) / secs,
     "munged_cpu_pct": 100 * (int(m1) - int(m0)) / int(hz) / secs,
+    "ticks": [int(r0), int(r1), int(m0), int(m1)],
     "registry_rss_mb": int(rss) / 1024,
     "ls_ms": ls, "ls_median_ms": statistics.median(ls), "ls_max_ms": max(ls),
     "ls_workers": int(lines),
