@@ -1118,3 +1118,17 @@ void httpd_stream_end(struct httpd_req *r)
 	c->busy--;
 	conn_release(c);
 }
+
+void httpd_stream_abort(struct httpd_req *r)
+{
+	if (r->state == REQ_PENDING)
+		r->state = REQ_STREAMING;
+	if (!req_check(r, REQ_STREAMING, "httpd_stream_abort"))
+		return;
+	struct httpd_conn *c = r->conn;
+	c->busy++;
+	r->close_after = true;
+	req_finish(c);
+	c->busy--;
+	conn_release(c);
+}

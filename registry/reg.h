@@ -12,6 +12,7 @@
  *   reg_auth     who may call what
  *   reg_metrics  /metrics
  *   reg_events   recent events
+ *   proxy        the OpenAI-compatible proxy on /v1/ (proxy.h)
  *
  * One struct reg holds them all; everything runs on one libevent loop and
  * nothing on it blocks: SLURM commands run as child processes read through
@@ -37,6 +38,7 @@ struct httpd;
 struct reg_jobs;
 struct reg_procs;
 struct reg_pending;
+struct proxy;
 
 struct reg {
 	struct event_base *base;
@@ -52,6 +54,7 @@ struct reg {
 	struct reg_procs *procs;    /* SLURM commands running */
 	struct reg_jobs *jobs;      /* the acquirer's I/O state */
 	struct reg_pending *pending;/* API requests waiting for a command */
+	struct proxy *proxy;        /* the OpenAI proxy (registry/proxy.h) */
 	char instance[13];          /* this registry's id in job comments */
 	char api_key[80];           /* the OpenAI side's generated key */
 	char url[300];              /* where jobs reach us (advertised) */
