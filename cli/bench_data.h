@@ -26,7 +26,9 @@
  *              turn a user message of INPUT_LEN_i words asking for
  *              OUTPUT_LEN_i tokens (lengths drawn as above). The runner
  *              sends each turn with the whole history (system prompt, every
- *              earlier user message and the answers the server gave).
+ *              earlier user message and the answers the server gave), and
+ *              "user": "conversation-N" (OpenAI's end-user id, the session
+ *              key of elastic-serve's session policy).
  *   FILE.jsonl one request per non-empty line: an object with "prompt" (a
  *              string) or "messages" (an array of chat messages, sent as
  *              given), and optionally "max_tokens" (or "output_len"). Lines

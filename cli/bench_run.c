@@ -88,6 +88,9 @@ void bench_body(const struct bench_cfg *cfg, const struct bench_dataset *data, s
 	buf_puts(body, "{\"model\":");
 	buf_json_str(body, cfg->model, strlen(cfg->model));
 	if (data->kind == BENCH_DS_MULTITURN) {
+		/* The conversation is the session: "user" lets a router keep it on
+		 * one engine (elastic-serve's session policy reads it). */
+		buf_printf(body, ",\"user\":\"conversation-%zu\"", id / data->turns);
 		struct buf conv = BUF_INIT;
 		bool first = true;
 		if (cfg->chat)

@@ -51,7 +51,7 @@ static const char bench_help[] =
 	"  --conversations N       multiturn: conversations (default 8)\n"
 	"  --turns N               multiturn: turns per conversation (default 4); each turn\n"
 	"                          sends the whole history and starts once the previous\n"
-	"                          answer is in\n"
+	"                          answer is in; \"user\" names the conversation\n"
 	"  --ignore-eos            ask the server to generate max_tokens (vLLM's ignore_eos)\n"
 	"  --seed N                seed of the prompts and the arrivals (default 0)\n"
 	"\n"

@@ -464,6 +464,8 @@ START_TEST(test_body)
 	ck_assert_uint_eq(json_object_array_length(v), 6);
 	struct json_object *a = json_object_object_get(json_object_array_get_idx(v, 4), "content");
 	ck_assert_str_eq(json_object_get_string(a), "second answer");
+	ck_assert(json_object_object_get_ex(j, "user", &v));
+	ck_assert_str_eq(json_object_get_string(v), "conversation-0");
 	ck_assert(json_object_object_get_ex(j, "stream_options", &v));
 	ck_assert(json_object_object_get_ex(j, "ignore_eos", &v));
 	ck_assert(json_object_object_get_ex(j, "max_tokens", &v));
