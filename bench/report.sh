@@ -61,7 +61,7 @@ r = json.load(open(sys.argv[1]))
 print(f"== {r['part']}: {r.get('title', '')} (load {r['load']:.2f} before)")
 for t in r.get("targets", []):
     v = "not measured" if t["value"] is None else f"{t['value']:.4g} {t['unit']}".strip()
-    print(f"  {t["name"]:<58} {v:>14}   target {t['op']} {t['target']:g} {t['unit']}   "
+    print(f"  {t['name']:<58} {v:>14}   target {t['op']} {t['target']:g} {t['unit']}   "
           f"{'ok' if t['met'] else 'MISSED'}")
 PY
 }
