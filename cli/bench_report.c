@@ -42,7 +42,7 @@ static void count_error(struct bench_metrics *m, const char *msg)
 	m->errors[m->nerrors++].n = 1;
 }
 
-static int by_start(const void *a, const void *b)
+static int by_end(const void *a, const void *b)
 {
 	const struct bench_rec *x = *(struct bench_rec *const *)a, *y = *(struct bench_rec *const *)b;
 	return (x->t_end > y->t_end) - (x->t_end < y->t_end);
@@ -51,7 +51,8 @@ static int by_start(const void *a, const void *b)
 void bench_metrics_compute(struct bench_result *r, struct bench_metrics *m)
 {
 	*m = (struct bench_metrics){.requests = r->n, .duration = r->duration,
-				    .peak_inflight = r->peak_inflight, .usage_all = true};
+				    .peak_inflight = r->peak_inflight, .usage_all = true,
+				    .start_time = r->start_time};
 	struct bench_samples ttft = {0}, tpot = {0}, itl = {0}, e2el = {0};
 	/* Failures in the order they happened. */
 	struct bench_rec **order = calloc(r->n ? r->n : 1, sizeof *order);
@@ -88,9 +89,14 @@ void bench_metrics_compute(struct bench_result *r, struct bench_metrics *m)
 				bench_samples_add(&itl, x->itl.v[k]);
 		}
 	}
-	qsort(order, nf, sizeof *order, by_start);
-	for (size_t i = 0; i < nf; i++)
-		count_error(m, order[i]->error ? order[i]->error : "failed");
+	qsort(order, nf, sizeof *order, by_end);
+	for (size_t i = 0; i < nf; i++) {
+		const char *msg = order[i]->error ? order[i]->error : "failed";
+		count_error(m, msg);
+		if (m->nfailures < BENCH_FAILURES_MAX)
+			m->failures[m->nfailures++] = (struct bench_failure){
+				order[i]->t_start, order[i]->t_end, order[i]->worker, msg};
+	}
 	free(order);
 	if (m->completed == 0)
 		m->usage_all = false;
@@ -286,6 +292,18 @@ int bench_report_json(const char *path, const struct bench_info *info,
 		json_object_array_add(errs, e);
 	}
 	json_object_object_add(o, "errors", errs);
+	json_object_object_add(o, "start_time", json_object_new_double(m->start_time));
+	struct json_object *fl = json_object_new_array();
+	for (size_t i = 0; i < m->nfailures; i++) {
+		const struct bench_failure *f = &m->failures[i];
+		struct json_object *e = json_object_new_object();
+		json_object_object_add(e, "t_start", json_object_new_double(f->t_start));
+		json_object_object_add(e, "t_end", json_object_new_double(f->t_end));
+		json_object_object_add(e, "worker", f->worker ? json_object_new_string(f->worker) : NULL);
+		json_object_object_add(e, "message", json_object_new_string(f->message));
+		json_object_array_add(fl, e);
+	}
+	json_object_object_add(o, "failures", fl);
 	struct json_object *ws = json_object_new_object();
 	for (size_t i = 0; i < m->nworkers; i++)
 		json_object_object_add(ws, m->workers[i].name,

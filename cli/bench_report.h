@@ -17,12 +17,21 @@
 #include "bench_run.h"
 #include "bench_stats.h"
 
-#define BENCH_ERRORS_MAX 5 /* distinct failure messages kept */
+#define BENCH_ERRORS_MAX 5    /* distinct failure messages kept */
+#define BENCH_FAILURES_MAX 20 /* failed requests listed in the JSON */
 
 /* Requests one worker answered. */
 struct bench_worker_count {
 	char *name; /* the X-Elastic-Worker value */
 	size_t n;   /* requests (successful or not) */
+};
+
+/* One failed request, for the JSON (times in seconds since the start). */
+struct bench_failure {
+	double t_start;       /* when it was sent */
+	double t_end;         /* when it failed */
+	const char *worker;   /* X-Elastic-Worker, or NULL (points into the result) */
+	const char *message;  /* why (points into the result) */
 };
 
 /* A failure message and how often it happened. */
@@ -51,6 +60,9 @@ struct bench_metrics {
 	struct bench_error_count errors[BENCH_ERRORS_MAX];
 	size_t nerrors;            /* distinct messages kept */
 	size_t more_errors;        /* failures whose message was not kept */
+	struct bench_failure failures[BENCH_FAILURES_MAX]; /* the first ones, in order */
+	size_t nfailures;
+	double start_time;         /* the run's start, Unix seconds */
 };
 
 /* What the report says about the run's setup. */
@@ -61,6 +73,8 @@ struct bench_info {
 	unsigned turns;            /* multiturn */
 };
 
+/* Computes M from R; M points into R (failure messages), which must live
+ * as long. */
 void bench_metrics_compute(struct bench_result *r, struct bench_metrics *m);
 void bench_metrics_free(struct bench_metrics *m);
 

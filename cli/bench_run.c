@@ -514,7 +514,10 @@ int bench_run(const struct bench_cfg *cfg, const struct bench_dataset *data,
 		struct timeval half = {0, 500000};
 		event_add(r.progress_ev, &half);
 	}
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
 	clock_gettime(CLOCK_MONOTONIC, &r.t0);
+	out->start_time = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
 	pump(&r);
 	if (!bench_sched_finished(&r.sched))
 		event_base_dispatch(r.base);

@@ -69,6 +69,7 @@ struct bench_rec {
 struct bench_result {
 	struct bench_rec *rec;    /* one per request id (see bench_sched.h) */
 	size_t n;                 /* requests */
+	double start_time;        /* when the run began, Unix seconds */
 	double duration;          /* first start -> last end (s) */
 	size_t peak_inflight;     /* most requests in flight at once */
 };

@@ -390,6 +390,11 @@ START_TEST(test_failures)
 		ck_assert_uint_eq(m.errors[0].n, 4);
 		ck_assert_msg(strcmp(m.errors[0].message, cases[i].msg) == 0, "%s: %s",
 			      cases[i].model, m.errors[0].message);
+		ck_assert_uint_eq(m.nfailures, 4);
+		ck_assert_str_eq(m.failures[3].message, cases[i].msg);
+		ck_assert_ptr_nonnull(m.failures[0].worker);
+		ck_assert(m.failures[0].t_end >= m.failures[0].t_start);
+		ck_assert(m.failures[1].t_end >= m.failures[0].t_end);
 		bench_metrics_free(&m);
 		bench_result_free(&res);
 	}
@@ -525,6 +530,10 @@ START_TEST(test_probe_and_json)
 	ck_assert(json_object_object_get_ex(j, "median_e2el_ms", &v));
 	ck_assert(json_object_object_get_ex(j, "workers", &v));
 	ck_assert_int_eq(json_object_object_length(v), 2);
+	ck_assert(json_object_object_get_ex(j, "start_time", &v));
+	ck_assert(json_object_get_double(v) > 1.7e9);
+	ck_assert(json_object_object_get_ex(j, "failures", &v));
+	ck_assert_uint_eq(json_object_array_length(v), 0);
 	ck_assert(json_object_object_get_ex(j, "request_rate", &v));
 	ck_assert_str_eq(json_object_get_string(v), "inf");
 	json_object_put(j);
