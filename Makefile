@@ -8,6 +8,7 @@
 #   make cluster-up      a local SLURM cluster (n1..n3, 8 fake GPUs each)
 #   make cluster-down
 #   make demo            the whole flow on the local cluster
+#   make bench           the benchmark suite (bench/README.md; root, local cluster)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages that are missing
 #
@@ -178,6 +179,11 @@ demo:
 	@scripts/demo.sh up
 demo-down:
 	@scripts/demo.sh down
+
+# ---------------------------------------------------------------- bench
+.PHONY: bench
+bench: all
+	@bench/run.sh
 
 # ---------------------------------------------------------------- install
 .PHONY: install uninstall
