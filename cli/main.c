@@ -18,6 +18,7 @@ static const struct cli_verb verbs[] = {
 	{"down", cli_cmd_down, "delete a pool, cancelling its jobs"},
 	{"drain", cli_cmd_drain, "take a worker, or a job's workers, out of routing"},
 	{"top", cli_cmd_top, "a live dashboard of workers, load and events"},
+	{"key", cli_cmd_key, "print the API key of the OpenAI-compatible endpoint"},
 	{"bench", cli_cmd_bench, "load-test an OpenAI-compatible endpoint (like vllm bench serve)"},
 	{"bench-agents", cli_cmd_bench_agents, "play many agents against a registry (control-plane load)"},
 	{"validate", cli_cmd_validate, "check model.toml files and print the resolved config"},

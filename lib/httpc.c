@@ -549,6 +549,7 @@ static void conn_send(struct hc_conn *k, struct httpc_req *r)
 	r->state = RS_SENDING;
 	r->sent = 0;
 	r->got_bytes = false;
+	r->eof = false; /* a resend must not inherit the stale connection's end */
 	req_phase(r, r->response_ms, HTTPC_ETIMEOUT_RESPONSE);
 	if (!k->rev_on) {
 		event_add(&k->rev, NULL);
