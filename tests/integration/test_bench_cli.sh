@@ -5,7 +5,8 @@
 # words are exactly elastic-sim tokens), streamed and not, chat and
 # completions, Poisson arrivals at the asked rate, multiturn conversations
 # that hit the prefix cache, a JSONL file, --json, and the errors: bad
-# flags exit 2, an unreachable server exits 1.
+# flags exit 2, an unreachable server exits 1; elasticctl(1) documents
+# every flag.
 # timeout: 180
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -162,3 +163,16 @@ set -e
 [ "$rc" -eq 1 ] || fail "every request failed: exit $rc, want 1"
 grep -q '3 x HTTP 404: The model `nope` does not exist' "$TMP/out" || fail "failures: $(cat "$TMP/out")"
 ok "errors: usage exits 2, unreachable and all-failed exit 1"
+
+# ---------------------------------------------------------------- documentation
+"$CTL" --help | grep -q '^  bench ' || fail "elasticctl --help does not list bench"
+"$CTL" --help | grep -q '^  bench-agents ' || fail "elasticctl --help does not list bench-agents"
+if command -v mandoc >/dev/null; then
+	page=$(mandoc -Tutf8 man/elasticctl.1 | col -b)
+	for f in $("$CTL" bench --help | grep -o -- '--[a-z][a-z-]*' | sort -u) \
+		$("$CTL" bench-agents --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+		[ "$f" = --help ] || [ "$f" = --registry ] || grep -q -- "$f" <<<"$page" ||
+			fail "elasticctl(1) does not document $f"
+	done
+	ok "elasticctl(1) documents every flag of bench and bench-agents"
+fi
