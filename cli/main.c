@@ -29,7 +29,7 @@ static void print_help(FILE *fp)
 	fprintf(fp, "usage: elasticctl [--version] [--help] [--registry URL] [--auth MODE]\n"
 		    "                  [-o table|json] VERB [ARGS]\n\nverbs:\n");
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-		fprintf(fp, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+		fprintf(fp, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(fp, "\noptions (before or after the verb):\n"
 		    "  --registry URL   the registry (default $ELASTIC_REGISTRY_URL, else %s)\n"
 		    "  --auth MODE      munge (default, or $ELASTIC_AUTH), token:PATH or none\n"
