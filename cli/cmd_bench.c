@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,13 +121,15 @@ static int parse_double(const char *opt, const char *s, double *out)
 	return 0;
 }
 
-/* The server's root URL (no trailing slash, no /v1). Returns malloc'd. */
-static char *root_url(const char *base)
+/* The server's root URL (no trailing slash, no /v1); *V1 says whether
+ * BASE ended in /v1. Returns malloc'd. */
+static char *root_url(const char *base, bool *v1)
 {
 	size_t n = strlen(base);
 	while (n && base[n - 1] == '/')
 		n--;
-	if (n >= 3 && memcmp(base + n - 3, "/v1", 3) == 0)
+	*v1 = n >= 3 && memcmp(base + n - 3, "/v1", 3) == 0;
+	if (*v1)
 		n -= 3;
 	char *s = strndup(base, n);
 	if (!s)
@@ -311,8 +314,9 @@ int cli_cmd_bench(int argc, char **argv)
 		cli_error("--base-url must start with http://, not '%s'", base);
 		goto bad;
 	}
-	root = root_url(base);
-	if (path[0] == '/' && strncmp(path, "/v1/", 4) != 0 && strcmp(base + strlen(base) - 3, "/v1") == 0)
+	bool v1;
+	root = root_url(base, &v1);
+	if (v1 && strncmp(path, "/v1/", 4) != 0)
 		buf_printf(&url, "%s/v1%s", root, path);
 	else
 		buf_printf(&url, "%s%s", root, path);
