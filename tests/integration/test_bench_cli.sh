@@ -5,7 +5,8 @@
 # words are exactly elastic-sim tokens), streamed and not, chat and
 # completions, Poisson arrivals at the asked rate, multiturn conversations
 # that hit the prefix cache, a JSONL file, --json, and the errors: bad
-# flags exit 2, an unreachable server exits 1; elasticctl(1) documents
+# flags exit 2, an unreachable server exits 1; bench-agents against a
+# registry; elasticctl(1) documents
 # every flag.
 # timeout: 180
 set -euo pipefail
@@ -163,6 +164,22 @@ set -e
 [ "$rc" -eq 1 ] || fail "every request failed: exit $rc, want 1"
 grep -q '3 x HTTP 404: The model `nope` does not exist' "$TMP/out" || fail "failures: $(cat "$TMP/out")"
 ok "errors: usage exits 2, unreachable and all-failed exit 1"
+
+# ---------------------------------------------------------------- bench-agents
+REGPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+registry/elastic-registry --listen "127.0.0.1:$REGPORT" --auth none --state-dir "$TMP/reg" \
+	--log-level warn >"$TMP/reg.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -s "http://127.0.0.1:$REGPORT/health" >/dev/null && break; sleep 0.05; done
+"$CTL" --registry "http://127.0.0.1:$REGPORT" --auth none bench-agents --workers 40 --per-agent 8 \
+	--duration 3 --keep --json "$TMP/agents.json" >"$TMP/agents.txt" 2>&1 || fail "bench-agents: $(cat "$TMP/agents.txt")"
+# 5 agents, one heartbeat a second each for 3 s; the registry lists all 40.
+check "$TMP/agents.json" 'j["registrations_ok"] == 40 and j["agents"] == 5 and 12 <= j["heartbeats_ok"] <= 16 and j["heartbeats_failed"] == 0 and j["unknown"] == 0' \
+	"bench-agents: $(cat "$TMP/agents.json")"
+n=$("$CTL" --registry "http://127.0.0.1:$REGPORT" --auth none -o json ls |
+	python3 -c 'import json, sys; print(sum(1 for w in json.load(sys.stdin)["workers"] if w["state"] == "ready"))')
+[ "$n" = 40 ] || fail "the registry lists $n ready workers, want 40"
+ok "bench-agents: 40 workers in 5 agents registered and heartbeating"
 
 # ---------------------------------------------------------------- documentation
 "$CTL" --help | grep -q '^  bench ' || fail "elasticctl --help does not list bench"
