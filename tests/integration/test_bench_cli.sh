@@ -6,8 +6,7 @@
 # completions, Poisson arrivals at the asked rate, multiturn conversations
 # that hit the prefix cache, a JSONL file, --json, and the errors: bad
 # flags exit 2, an unreachable server exits 1; bench-agents against a
-# registry; elasticctl(1) documents
-# every flag.
+# registry; elasticctl(1) documents every flag.
 # timeout: 180
 set -euo pipefail
 cd "$(dirname "$0")/../.."
