@@ -320,6 +320,9 @@ static void worker_failed(struct proxy_req *pr, enum proxy_cause cause, const ch
 	struct reg_worker *w = pr->w;
 	struct proxy_worker *pw = w->proxy;
 	pw->st.errors[cause]++;
+	/* A refused or failed connect means no engine there: eject at once. */
+	if (cause == PROXY_C_CONNECT && p->outp.fails > 1 && pw->out.fails + 1 < p->outp.fails)
+		pw->out.fails = p->outp.fails - 1;
 	if (proxy_outlier_failure(&pw->out, reg_mono_ms(), &p->outp)) {
 		pw->st.ejections++;
 		log_warn("worker %s ejected from routing for %lld ms after %u failures in a row "
@@ -830,20 +833,22 @@ static void pr_next(struct proxy_req *pr)
 	scratch_grow(p, pool->nready);
 	int64_t mono = reg_mono_ms();
 	unsigned n = 0;
-	/* Untried and not ejected; else untried; else any. */
-	for (int pass = 0; pass < 3 && n == 0; pass++) {
+	/* A retry goes first to workers without a recent failure; then untried
+	 * and not ejected; else untried; else any. */
+	for (int pass = pr->attempts ? 0 : 1; pass < 4 && n == 0; pass++) {
 		for (unsigned i = 0; i < pool->nready; i++) {
 			struct reg_worker *w = pool->ready[i];
 			struct proxy_worker *pw = w->proxy;
-			if (pass < 2 && pr_tried(pr, w))
+			if (pass < 3 && pr_tried(pr, w))
 				continue;
-			if (pass < 1 && proxy_outlier_ejected(&pw->out, mono))
+			if (pass < 2 && proxy_outlier_ejected(&pw->out, mono))
+				continue;
+			if (pass < 1 && pw->out.fails)
 				continue;
 			struct proxy_cand *c = &p->cand[n];
 			c->owner = pw->owner;
 			c->id_hash = pw->id_hash;
 			c->load = (int64_t)w->inflight + (w->load.waiting > 0 ? w->load.waiting : 0);
-			c->cached = 0;
 			c->matched = 0;
 			p->cw[n++] = w;
 		}
@@ -868,16 +873,14 @@ static void pr_next(struct proxy_req *pr)
 		break;
 	default:
 		if (pr->nblocks && n > 1) {
-			for (unsigned i = 0; i < n; i++) {
+			for (unsigned i = 0; i < n; i++)
 				p->owners[i] = p->cand[i].owner;
-				p->cand[i].cached = proxy_prefix_owner_blocks(p->prefix, p->cand[i].owner);
-			}
 			proxy_prefix_match(p->prefix, pr->blocks, pr->nblocks, p->owners, n, p->matched);
 			for (unsigned i = 0; i < n; i++)
 				p->cand[i].matched = p->matched[i];
 		}
 		k = proxy_route_cache_aware(p->cand, n, pr->nblocks, &p->cfg->route,
-					    pr->nblocks ? pr->blocks[0] : pool->rr++, &why);
+					    pr->nblocks ? pr->blocks[pr->nblocks - 1] : pool->rr++, &why);
 		break;
 	}
 	pool->st.routed[why]++;

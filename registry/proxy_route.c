@@ -94,16 +94,13 @@ unsigned proxy_route_cache_aware(const struct proxy_cand *c, unsigned n, unsigne
 		*why = PROXY_WHY_CACHE_HIT;
 		return best;
 	}
-	/* A new prefix: the least loaded; among those the emptiest cache,
-	 * then a hash of SPREAD (the prompt's first block, or a counter). */
+	/* A new prefix: the least loaded; among equals, rendezvous on SPREAD. */
 	*why = PROXY_WHY_CACHE_MISS;
 	best = 0;
 	for (unsigned i = 1; i < n; i++) {
 		if (c[i].load < c[best].load ||
 		    (c[i].load == c[best].load &&
-		     (c[i].cached < c[best].cached ||
-		      (c[i].cached == c[best].cached &&
-		       mix(spread ^ c[i].id_hash) > mix(spread ^ c[best].id_hash)))))
+		     mix(spread ^ c[i].id_hash) > mix(spread ^ c[best].id_hash)))
 			best = i;
 	}
 	return best;

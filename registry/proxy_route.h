@@ -12,8 +12,9 @@
  *   cache_aware  (the default) the worker whose cache holds the longest
  *                prefix of the prompt (proxy_prefix), when that prefix
  *                covers at least cache_threshold of the prompt's blocks;
- *                otherwise the least loaded, and among those the one with
- *                the fewest cached blocks (room for a new prefix). When the
+ *                otherwise the least loaded, equals chosen by a hash of
+ *                the whole prompt (so that new conversations spread evenly
+ *                and a repeated prompt goes where it went). When the
  *                load is imbalanced (max - min > imbalance_abs and max >
  *                imbalance_rel * min, as in SGLang's router) it is
  *                least_load instead
@@ -36,7 +37,6 @@ struct proxy_cand {
 	uint32_t owner;   /* prefix-table owner id (0: not tracked) */
 	uint64_t id_hash; /* stable hash of the worker's id */
 	int64_t load;     /* in flight from the proxy + waiting in the engine */
-	uint64_t cached;  /* prompt blocks the prefix table credits it with */
 	unsigned matched; /* cache_aware input: leading blocks of this prompt it holds */
 };
 
@@ -70,7 +70,8 @@ unsigned proxy_route_session(const struct proxy_cand *c, unsigned n, uint64_t ke
 bool proxy_route_imbalanced(const struct proxy_cand *c, unsigned n,
 			    const struct proxy_route_params *p);
 /* NBLOCKS: the prompt's block hashes; c[i].matched filled in by
- * proxy_prefix_match. Sets *WHY. */
+ * proxy_prefix_match; SPREAD: a hash of the whole prompt (or a counter).
+ * Sets *WHY. */
 unsigned proxy_route_cache_aware(const struct proxy_cand *c, unsigned n, unsigned nblocks,
 				 const struct proxy_route_params *p, uint64_t spread,
 				 enum proxy_why *why);

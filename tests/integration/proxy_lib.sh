@@ -54,7 +54,17 @@ _px_cleanup() {
 	for p in "${PX_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
+	# A hung sim never finishes its requests: SIGKILL after a grace time.
+	for _ in $(seq 30); do
+		local left=0
+		for p in "${PX_PIDS[@]}"; do
+			kill -0 "$p" 2>/dev/null && left=1
+		done
+		[ "$left" = 0 ] && break
+		sleep 0.1
+	done
 	for p in "${PX_PIDS[@]}"; do
+		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 	if [ "$rc" -ne 0 ] && [ -f "$PX_REG_LOG" ]; then
