@@ -9,6 +9,7 @@
 #   make cluster-down
 #   make demo            the whole flow on the local cluster
 #   make bench           the benchmark suite (bench/README.md; root, local cluster)
+#   make bench-proxy     the proxy's overhead against direct and nginx (part f of make bench)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages that are missing
 #
@@ -181,9 +182,16 @@ demo-down:
 	@scripts/demo.sh down
 
 # ---------------------------------------------------------------- bench
-.PHONY: bench
+# make bench runs every part of the suite (bench/run.sh); make bench-proxy
+# only the proxy's overhead, BENCH_DURATION per run, BENCH_REPEAT times.
+BENCH_DURATION ?= 10s
+BENCH_REPEAT ?= 1
+.PHONY: bench bench-proxy
 bench: all
-	@bench/run.sh
+	@BENCH_DURATION=$(BENCH_DURATION) BENCH_REPEAT=$(BENCH_REPEAT) bench/run.sh
+
+bench-proxy: all
+	@bench/proxy.sh $(BENCH_DURATION) $(BENCH_REPEAT)
 
 # ---------------------------------------------------------------- install
 # Configuration files are installed only when absent (never clobbered);

@@ -58,7 +58,7 @@
 #define HIWAT (256 * 1024)       /* pause the upstream above this much queued */
 #define LOWAT (64 * 1024)        /* and resume at this */
 #define COLLECT_MAX (4u << 20)   /* larger non-stream responses are streamed */
-#define INLINE_BLOCKS 32         /* prompt block hashes kept in the request */
+#define INLINE_BLOCKS 16         /* prompt block hashes kept in the request */
 #define MAX_TRIED 16             /* attempts remembered per request */
 #define MAX_FWD_HEADERS 100      /* request headers forwarded */
 #define KEYS_POLL_MS 2000        /* keys file checked for changes */
@@ -118,6 +118,7 @@ struct proxy_req {
 	bool paused;                    /* upstream reading paused (backpressure) */
 	int status;                     /* the accepted response's status */
 	char *ctype;                    /* its Content-Type (collected responses) */
+	char ctype_inline[96];          /* where ctype usually is */
 	struct buf coll;                /* the collected response body */
 	struct event wait_ev;           /* wait_for_worker deadline */
 	bool waiting;
@@ -456,7 +457,8 @@ static void pr_free(struct proxy_req *pr)
 		pr->next->prev = pr->prev;
 	if (pr->blocks != pr->blocks_inline)
 		free(pr->blocks);
-	free(pr->ctype);
+	if (pr->ctype != pr->ctype_inline)
+		free(pr->ctype);
 	buf_free(&pr->coll);
 	free(pr);
 }
@@ -522,19 +524,41 @@ static enum proxy_cause cause_of(int err)
 	}
 }
 
-/* Response headers not passed to the client (hop-by-hop, framing, and
- * those httpd or the proxy set). */
+/* Whether N (a header name) is the lower-case L, ignoring ASCII case. */
+static bool hname_is(const char *n, const char *l)
+{
+	for (; *l; n++, l++) {
+		unsigned char c = (unsigned char)*n;
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		if (c != (unsigned char)*l)
+			return false;
+	}
+	return *n == '\0';
+}
+
+/* Hop-by-hop headers, and those the HTTP layers make themselves: never
+ * forwarded either way (RFC 9110 7.6.1). */
+static bool hop_header(const char *n, size_t len)
+{
+	switch (len) {
+	case 2: return hname_is(n, "te");
+	case 4: return hname_is(n, "host") || hname_is(n, "date");
+	case 6: return hname_is(n, "expect");
+	case 7: return hname_is(n, "upgrade") || hname_is(n, "trailer");
+	case 10: return hname_is(n, "connection") || hname_is(n, "keep-alive");
+	case 14: return hname_is(n, "content-length");
+	case 16: return hname_is(n, "proxy-connection");
+	case 17: return hname_is(n, "transfer-encoding");
+	default: return false;
+	}
+}
+
 static bool resp_header_dropped(const char *n)
 {
-	static const char *const drop[] = {
-		"connection", "keep-alive", "transfer-encoding", "content-length", "date",
-		"content-type", "proxy-connection", "te", "trailer", "upgrade", "x-elastic-worker",
-		NULL,
-	};
-	for (int i = 0; drop[i]; i++)
-		if (strcasecmp(n, drop[i]) == 0)
-			return true;
-	return false;
+	size_t len = strlen(n);
+	return hop_header(n, len) || (len == 12 && hname_is(n, "content-type")) ||
+	       (len >= 10 && strncasecmp(n, "x-elastic-", 10) == 0);
 }
 
 static void up_head(struct httpc_req *up, const struct httpc_resp *resp, void *arg)
@@ -558,22 +582,31 @@ static void up_head(struct httpc_req *up, const struct httpc_resp *resp, void *a
 	pr->status = status;
 	if (pr->client_gone)
 		goto out;
+	const char *ctype = NULL, *cl = NULL;
 	unsigned n = httpc_resp_header_count(resp);
 	for (unsigned i = 0; i < n; i++) {
 		const char *name, *value;
 		httpc_resp_header_at(resp, i, &name, &value);
 		if (!resp_header_dropped(name))
 			httpd_add_header(pr->req, name, value);
+		else if (!ctype && hname_is(name, "content-type"))
+			ctype = value;
+		else if (!cl && hname_is(name, "content-length"))
+			cl = value;
 	}
 	httpd_add_header(pr->req, "X-Elastic-Worker", pr->w->id);
-	const char *ctype = httpc_resp_header(resp, "Content-Type");
 	if (ctype && strncasecmp(ctype, "text/event-stream", 17) == 0) {
 		pr->streaming = true;
 		httpd_req_on_drain(pr->req, LOWAT, on_drain, pr);
 		httpd_stream_start(pr->req, status, ctype);
 	} else {
-		pr->ctype = ctype ? reg_strdup(ctype) : NULL;
-		const char *cl = httpc_resp_header(resp, "Content-Length");
+		if (ctype) {
+			size_t l = strlen(ctype);
+			pr->ctype = l < sizeof pr->ctype_inline ? pr->ctype_inline : malloc(l + 1);
+			if (!pr->ctype)
+				abort();
+			memcpy(pr->ctype, ctype, l + 1);
+		}
 		if (cl) {
 			unsigned long long v = strtoull(cl, NULL, 10);
 			buf_reserve(&pr->coll, v < COLLECT_MAX ? (size_t)v : COLLECT_MAX);
@@ -671,20 +704,16 @@ out:
 	pr_after(pr);
 }
 
-/* Request headers not passed to workers. */
+/* Request headers not passed to workers: hop-by-hop ones, the API key,
+ * and the proxy's own X-Elastic-* (the Date of a request is kept). */
 static bool req_header_dropped(const char *n)
 {
-	static const char *const drop[] = {
-		"host", "connection", "keep-alive", "proxy-connection", "te", "trailer",
-		"transfer-encoding", "upgrade", "content-length", "authorization",
-		"proxy-authorization", "expect", NULL,
-	};
-	if (strncasecmp(n, "x-elastic-", 10) == 0)
-		return true;
-	for (int i = 0; drop[i]; i++)
-		if (strcasecmp(n, drop[i]) == 0)
-			return true;
-	return false;
+	size_t len = strlen(n);
+	if (len == 4 && hname_is(n, "date"))
+		return false;
+	return hop_header(n, len) || (len == 13 && hname_is(n, "authorization")) ||
+	       (len == 19 && hname_is(n, "proxy-authorization")) ||
+	       (len >= 10 && strncasecmp(n, "x-elastic-", 10) == 0);
 }
 
 /* Sends the request to W. */
@@ -702,8 +731,18 @@ static void pr_attempt(struct proxy_req *pr, struct reg_worker *w)
 			hdrs[nh++] = (struct httpc_header){name, value};
 	}
 	char url[2048];
-	const char *q = httpd_req_query(req);
-	int ul = snprintf(url, sizeof url, "%s%s%s%s", w->url, httpd_req_path(req), *q ? "?" : "", q);
+	const char *q = httpd_req_query(req), *path = httpd_req_path(req);
+	size_t l1 = strlen(w->url), l2 = strlen(path), l3 = strlen(q);
+	int ul = (int)(l1 + l2 + (l3 ? 1 + l3 : 0));
+	if (ul < (int)sizeof url) {
+		memcpy(url, w->url, l1);
+		memcpy(url + l1, path, l2);
+		if (l3) {
+			url[l1 + l2] = '?';
+			memcpy(url + l1 + l2 + 1, q, l3);
+		}
+		url[ul] = '\0';
+	}
 	size_t blen;
 	const char *body = httpd_req_body(req, &blen);
 	struct httpc_request rq = {

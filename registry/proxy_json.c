@@ -272,48 +272,53 @@ static int scan_literal(struct scan *s)
 	return fail(s, s->pos, "unexpected character %s", c);
 }
 
-/* Compares the key K with NAME, decoding escapes in K when it has any. */
-static bool key_is(const struct proxy_json_str *k, const char *name)
-{
-	size_t nl = strlen(name);
-	if (!k->escaped)
-		return k->len == nl && memcmp(k->p, name, nl) == 0;
-	char tmp[16];
-	int l = proxy_json_unescape(k, tmp, sizeof tmp);
-	return l == (int)nl && memcmp(tmp, name, nl) == 0;
-}
+/* Whether the key (P, N bytes, decoded) is NAME, a literal. */
+#define KEY_IS(p, n, name) ((n) == sizeof(name) - 1 && memcmp(p, name, sizeof(name) - 1) == 0)
 
 /* The role of the value after key K in a container of kind CTX; sets
  * *ONCE to the top-level key's bit. */
 static enum role key_role(enum ctx ctx, const struct proxy_json_str *k, unsigned *once)
 {
 	*once = 0;
+	if (ctx != C_TOP && ctx != C_MESSAGE && ctx != C_PART)
+		return ctx == C_RAW || ctx == C_RAWCHILD ? R_RAW : R_OTHER;
+	/* Every name below is at most 8 bytes; an escape takes 2 to 12 bytes
+	 * per character, so a longer key may only match once decoded. */
+	const char *p = k->p;
+	size_t n = k->len;
+	char tmp[16];
+	if (k->escaped) {
+		if (n > 8 * 12)
+			return R_OTHER;
+		int l = proxy_json_unescape(k, tmp, sizeof tmp);
+		if (l < 0)
+			return R_OTHER;
+		p = tmp;
+		n = (size_t)l;
+	}
+	if (n < 4 || n > 8)
+		return R_OTHER;
 	switch (ctx) {
 	case C_TOP:
-		if (k->len > 64)
-			return R_OTHER; /* no escape shrinks 64 bytes to a short name */
-		if (key_is(k, "model"))
+		if (KEY_IS(p, n, "model"))
 			return *once = K_MODEL, R_MODEL;
-		if (key_is(k, "stream"))
+		if (KEY_IS(p, n, "stream"))
 			return *once = K_STREAM, R_STREAM;
-		if (key_is(k, "user"))
+		if (KEY_IS(p, n, "user"))
 			return *once = K_USER, R_USER;
-		if (key_is(k, "messages"))
+		if (KEY_IS(p, n, "messages"))
 			return *once = K_MESSAGES, R_MESSAGES;
-		if (key_is(k, "prompt") || key_is(k, "input"))
+		if (KEY_IS(p, n, "prompt") || KEY_IS(p, n, "input"))
 			return *once = K_PROMPT, R_PROMPT;
 		return R_OTHER;
 	case C_MESSAGE:
-		if (k->len <= 64 && key_is(k, "role"))
+		if (KEY_IS(p, n, "role"))
 			return R_ROLE;
-		if (k->len <= 64 && key_is(k, "content"))
+		if (KEY_IS(p, n, "content"))
 			return R_CONTENT;
 		return R_OTHER;
 	case C_PART:
-		return k->len <= 64 && key_is(k, "text") ? R_TEXT : R_OTHER;
-	case C_RAW:
-	case C_RAWCHILD:
-		return R_RAW;
+		return KEY_IS(p, n, "text") ? R_TEXT : R_OTHER;
 	default:
 		return R_OTHER;
 	}
