@@ -37,6 +37,7 @@ static const char agents_usage[] =
 	"bench-agents [--registry URL] [--auth MODE] [--workers N] [--per-agent N]\n"
 	"                  [--duration SECS] [--model NAME] [--keep] [--json FILE]";
 
+/* One simulated agent: a job on a node with PER_AGENT workers. */
 struct fake_agent {
 	struct bench_agents *b;   /* the run */
 	unsigned index;           /* 0.. */
@@ -46,35 +47,38 @@ struct fake_agent {
 	struct event *timer;      /* the next heartbeat */
 	double next_ms;           /* when it is due (ms since the heartbeats began) */
 	bool busy;                /* a heartbeat in flight */
-	struct timespec sent;     /* when it went out */
 };
 
+/* The run: every agent, on one event loop. */
 struct bench_agents {
-	struct event_base *base;
-	struct auth_client auth;
+	struct event_base *base;   /* the loop */
+	struct auth_client auth;   /* how requests are signed (--auth) */
 	struct hcall_url url;      /* the registry */
 	char urlbase[600];         /* http://HOST:PORT */
-	const char *model;
-	unsigned nagents, per_agent;
+	const char *model;         /* the workers' model */
+	unsigned nagents;          /* agents */
+	unsigned per_agent;        /* workers per agent */
 	unsigned interval_ms;      /* heartbeat interval (the registry's) */
 	unsigned told_ms;          /* heartbeat_ms of the registrations' replies */
 	struct timespec hb_start;  /* when the heartbeats began */
-	struct fake_agent *agents;
-	struct bench_rng rng;
+	struct fake_agent *agents; /* NAGENTS of them */
+	struct bench_rng rng;      /* the loads reported */
 	bool stopping;             /* the duration is over */
 	size_t inflight;           /* requests of any kind in flight */
 	size_t reg_ok, reg_failed; /* registrations */
-	size_t hb_ok, hb_failed, hb_unknown, hb_skipped;
-	size_t dereg_ok, dereg_failed;
+	size_t hb_ok, hb_failed;   /* heartbeats answered 200, or not */
+	size_t hb_unknown;         /* workers the replies called unknown */
+	size_t hb_skipped;         /* heartbeats not sent: the last one was out */
+	size_t dereg_ok, dereg_failed; /* deregistrations */
 	struct bench_samples hb_ms; /* heartbeat latency */
-	char first_error[400];
+	char first_error[400];     /* the first failure, for the report */
 };
 
 /* One request in flight. */
 struct call {
-	struct fake_agent *a;
+	struct fake_agent *a;      /* who sent it */
 	int kind;                  /* 0 register, 1 heartbeat, 2 deregister */
-	struct timespec t0;
+	struct timespec t0;        /* when */
 };
 
 static double since_ms(const struct timespec *t0)
@@ -182,10 +186,8 @@ static void heartbeat(struct fake_agent *a)
 	buf_puts(&body, "]}");
 	if (post(a, 1, "/api/v1/heartbeat", &body) < 0)
 		b->hb_failed++;
-	else {
+	else
 		a->busy = true;
-		clock_gettime(CLOCK_MONOTONIC, &a->sent);
-	}
 	buf_free(&body);
 }
 

@@ -39,25 +39,26 @@ struct req {
 	char *failure;           /* set by the stream parser */
 };
 
+/* One run of the load generator. */
 struct run {
-	const struct bench_cfg *cfg;
-	const struct bench_dataset *data;
-	struct bench_result *res;
-	struct event_base *base;
-	struct httpc *http;
-	struct bench_sched sched;
-	struct event *arrival_ev;  /* the next unit's arrival */
-	struct event *progress_ev; /* the progress line */
-	bool arrival_armed;
-	struct timespec t0;        /* when the run began */
-	char **answers;            /* multiturn: each turn's answer */
-	struct httpc_header *hdrs; /* every request's headers */
-	size_t nhdrs;
-	char *auth;                /* "Bearer KEY" */
-	char **hdr_copies;         /* name and value copies of --header */
-	size_t ok, failed;         /* requests ended so far */
-	bool multiturn;
-	bool progress_shown;
+	const struct bench_cfg *cfg;       /* what to run */
+	const struct bench_dataset *data;  /* the prompts */
+	struct bench_result *res;          /* what it leaves, one record per request */
+	struct event_base *base;           /* the one event loop */
+	struct httpc *http;                /* the HTTP client, its keep-alive pool */
+	struct bench_sched sched;          /* when each request starts */
+	struct event *arrival_ev;          /* the next unit's arrival */
+	struct event *progress_ev;         /* the progress line */
+	bool arrival_armed;                /* arrival_ev is pending */
+	struct timespec t0;                /* when the run began */
+	char **answers;                    /* multiturn: each turn's answer */
+	struct httpc_header *hdrs;         /* every request's headers */
+	size_t nhdrs;                      /* how many */
+	char *auth;                        /* "Bearer KEY" */
+	char **hdr_copies;                 /* name and value copies of --header */
+	size_t ok, failed;                 /* requests ended so far */
+	bool multiturn;                    /* answers go into the next turns */
+	bool progress_shown;               /* a progress line is on the terminal */
 };
 
 static double elapsed(const struct run *r)
@@ -568,12 +569,13 @@ void bench_result_free(struct bench_result *r)
 
 /* ---------------------------------------------------------------- the probe */
 
+/* The /v1/models request of bench_probe(). */
 struct probe {
-	struct event_base *base;
-	int status;
-	int err;
-	char errmsg[256];
-	struct buf body;
+	struct event_base *base; /* its own loop, left when the answer is in */
+	int status;              /* HTTP status */
+	int err;                 /* HTTPC_E*, or 0 */
+	char errmsg[256];        /* httpc's message when err */
+	struct buf body;         /* the answer */
 };
 
 static void probe_done(struct httpc_req *h, int err, const struct httpc_resp *resp, void *arg)
