@@ -92,7 +92,7 @@ t_end=$((SECONDS + SECONDS_PREEMPT))
 i=0
 while [ "$SECONDS" -lt "$t_end" ]; do
 	t_next=$((SECONDS + EVERY))
-	victim= node=
+	victim='' node=''
 	for try in 0 1 2; do
 		cand=n$(((i + try) % 3 + 1))
 		job=$(squeue -h -t R -w "$cand" -p low -o %i 2>/dev/null | head -n 1)

@@ -27,10 +27,14 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ES_REPO=$(cd "$BENCH_DIR/.." && pwd -P)
-SIM=$ES_REPO/sim/elastic-sim
-CTL=$ES_REPO/cli/elasticctl
+# For the parts that source this file.
+# shellcheck disable=SC2034
+{
+	SIM=$ES_REPO/sim/elastic-sim
+	CTL=$ES_REPO/cli/elasticctl
+	AGENT=$ES_REPO/agent/elastic-agent
+}
 REGISTRY=$ES_REPO/registry/elastic-registry
-AGENT=$ES_REPO/agent/elastic-agent
 # shellcheck source=bench/report.sh
 . "$BENCH_DIR/report.sh"
 

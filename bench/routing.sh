@@ -154,6 +154,7 @@ PY
 			"$BT/policy-$variant-$policy.json" >&2
 	done
 	stop_agent
+	# shellcheck disable=SC2086 # one policy a word
 	python3 - "$BT" "$variant" "$system" $POLICIES >"$BT/$variant.json" <<'PY'
 import json, sys
 bt, variant, system, policies = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
@@ -166,6 +167,7 @@ for v in $VARIANTS; do
 	run_variant "${v%%:*}" "${v#*:}"
 done
 
+# shellcheck disable=SC2086 # one variant a word
 python3 - "$BT" $VARIANTS >"$BT/measured.json" <<'PY'
 import json, sys
 bt, variants = sys.argv[1], [v.split(":")[0] for v in sys.argv[2:]]

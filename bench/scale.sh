@@ -28,6 +28,7 @@ bench_tmp
 if [ "$AUTH" = munge ] && ! pgrep -x munged >/dev/null; then
 	"$ES_REPO/scripts/cluster.sh" munge >&2 || die "munged is not running"
 fi
+# shellcheck disable=SC2119 # no arguments
 REG_AUTH=$AUTH start_registry
 log "registry $REG_URL (pid $REG_PID, --auth $AUTH); $WORKERS workers in agents of $PER_AGENT"
 export ELASTIC_REGISTRY_URL=$REG_URL ELASTIC_AUTH=$AUTH

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIM=sim/elastic-sim
 CTL=cli/elasticctl
-[ -x "$SIM" ] && [ -x "$CTL" ] || make -s sim/elastic-sim cli/elasticctl
+if [ ! -x "$SIM" ] || [ ! -x "$CTL" ]; then make -s sim/elastic-sim cli/elasticctl; fi
 TMP=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -161,6 +161,7 @@ set +e
 rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "every request failed: exit $rc, want 1"
+# shellcheck disable=SC2016 # backquotes of the message
 grep -q '3 x HTTP 404: The model `nope` does not exist' "$TMP/out" || fail "failures: $(cat "$TMP/out")"
 ok "errors: usage exits 2, unreachable and all-failed exit 1"
 
