@@ -175,7 +175,9 @@ ensure_munge() {
 	if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
 		return 0
 	fi
-	if ! pgrep -x munged >/dev/null; then
+	# No socket: no munged serves this root (a munged seen by pgrep may
+	# belong to another root or container sharing the pid namespace).
+	if [ ! -S /run/munge/munge.socket.2 ]; then
 		[ -s /etc/munge/munge.key ] || {
 			say "creating /etc/munge/munge.key"
 			mungekey --create --keyfile=/etc/munge/munge.key
