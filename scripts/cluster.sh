@@ -175,20 +175,22 @@ ensure_munge() {
 	if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
 		return 0
 	fi
-	# No socket: no munged serves this root (a munged seen by pgrep may
-	# belong to another root or container sharing the pid namespace).
-	if [ ! -S /run/munge/munge.socket.2 ]; then
-		[ -s /etc/munge/munge.key ] || {
-			say "creating /etc/munge/munge.key"
-			mungekey --create --keyfile=/etc/munge/munge.key
-			chown munge:munge /etc/munge/munge.key
-			chmod 0400 /etc/munge/munge.key
-		}
-		say "starting munged"
-		mkdir -p /run/munge
-		chown munge:munge /run/munge
-		runuser -u munge -- /usr/sbin/munged || die "cannot start munged (see /var/log/munge/munged.log)"
-	fi
+	# munge does not work: start munged. A socket left by a munged that
+	# died needs --force; a munged seen by pgrep may belong to another root
+	# or container sharing the pid namespace, so it proves nothing.
+	local force=()
+	[ ! -S /run/munge/munge.socket.2 ] || force=(--force)
+	[ -s /etc/munge/munge.key ] || {
+		say "creating /etc/munge/munge.key"
+		mungekey --create --keyfile=/etc/munge/munge.key
+		chown munge:munge /etc/munge/munge.key
+		chmod 0400 /etc/munge/munge.key
+	}
+	say "starting munged"
+	mkdir -p /run/munge
+	chown munge:munge /run/munge
+	runuser -u munge -- /usr/sbin/munged "${force[@]}" ||
+		die "cannot start munged (see /var/log/munge/munged.log)"
 	local i
 	for i in $(seq 50); do
 		if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
