@@ -189,7 +189,8 @@ ensure_munge() {
 	say "starting munged"
 	mkdir -p /run/munge
 	chown munge:munge /run/munge
-	runuser -u munge -- /usr/sbin/munged "${force[@]}" ||
+	# (9>&-: munged outlives us and must not hold the cluster's lock.)
+	runuser -u munge -- /usr/sbin/munged "${force[@]}" 9>&- ||
 		die "cannot start munged (see /var/log/munge/munged.log)"
 	local i
 	for i in $(seq 50); do
