@@ -872,17 +872,30 @@ static void pr_next(struct proxy_req *pr)
 	scratch_grow(p, pool->nready);
 	int64_t mono = reg_mono_ms();
 	unsigned n = 0;
-	/* A retry goes first to workers without a recent failure; then untried
-	 * and not ejected; else untried; else any. */
-	for (int pass = pr->attempts ? 0 : 1; pass < 4 && n == 0; pass++) {
+	/* A retry goes to the untried, not ejected workers with the best
+	 * record (failure score within PROXY_RETRY_SLACK of the lowest); a
+	 * first attempt to any not ejected. Else untried; else any. */
+	uint32_t max_score = UINT32_MAX;
+	if (pr->attempts) {
+		uint32_t best = UINT32_MAX;
+		for (unsigned i = 0; i < pool->nready; i++) {
+			const struct reg_worker *w = pool->ready[i];
+			const struct proxy_worker *pw = w->proxy;
+			if (pw->out.score < best && !pr_tried(pr, w) &&
+			    !proxy_outlier_ejected(&pw->out, mono))
+				best = pw->out.score;
+		}
+		if (best != UINT32_MAX)
+			max_score = best + PROXY_RETRY_SLACK;
+	}
+	for (int pass = 1; pass < 4 && n == 0; pass++) {
 		for (unsigned i = 0; i < pool->nready; i++) {
 			struct reg_worker *w = pool->ready[i];
 			struct proxy_worker *pw = w->proxy;
 			if (pass < 3 && pr_tried(pr, w))
 				continue;
-			if (pass < 2 && proxy_outlier_ejected(&pw->out, mono))
-				continue;
-			if (pass < 1 && pw->out.fails)
+			if (pass < 2 && (proxy_outlier_ejected(&pw->out, mono) ||
+					 pw->out.score > max_score))
 				continue;
 			struct proxy_cand *c = &p->cand[n];
 			c->owner = pw->owner;

@@ -117,11 +117,15 @@ void proxy_outlier_success(struct proxy_outlier *o)
 {
 	o->fails = 0;
 	o->ejections = 0;
+	o->score -= (o->score + 15) / 16; /* reaches 0 */
 }
 
 bool proxy_outlier_failure(struct proxy_outlier *o, int64_t now_ms,
 			   const struct proxy_outlier_params *p)
 {
+	o->score += (PROXY_SCORE_ONE - o->score + 15) / 16;
+	if (o->score > PROXY_SCORE_ONE)
+		o->score = PROXY_SCORE_ONE;
 	if (proxy_outlier_ejected(o, now_ms))
 		return false; /* requests sent before the ejection */
 	o->fails++;

@@ -26,6 +26,15 @@
  * Outlier ejection: a worker that fails `fails` requests in a row is left
  * out of routing for base_ms, doubled for each ejection in a row up to
  * max_ms; a success ends the streak.
+ *
+ * Each worker also has a failure score, a moving average of its recent
+ * outcomes (1/16 weight per outcome, failures while ejected included):
+ * retries go only to the workers whose score is within
+ * PROXY_RETRY_SLACK of the best one. The streak alone cannot tell a
+ * healthy worker from a flaky one (a flaky worker's streak is 0 after
+ * each success) nor from one just back from an ejection, and with 3
+ * attempts and 3 bad workers a retry that picks by the streak can spend
+ * every attempt on bad ones while a healthy worker is there.
  */
 #ifndef ES_PROXY_ROUTE_H
 #define ES_PROXY_ROUTE_H
@@ -78,10 +87,14 @@ unsigned proxy_route_cache_aware(const struct proxy_cand *c, unsigned n, unsigne
 
 /* ---------------------------------------------------------------- outliers */
 
+#define PROXY_SCORE_ONE 65536u                 /* a failure score of 100 % */
+#define PROXY_RETRY_SLACK (PROXY_SCORE_ONE / 64) /* retries: at most 1.6 % worse than the best */
+
 struct proxy_outlier {
 	unsigned fails;     /* failures in a row */
 	unsigned ejections; /* ejections in a row (the back-off's exponent) */
 	int64_t until_ms;   /* ejected until this monotonic time; 0: never was */
+	uint32_t score;     /* recent failure rate, 0..PROXY_SCORE_ONE (moving average) */
 };
 
 struct proxy_outlier_params {
@@ -91,6 +104,7 @@ struct proxy_outlier_params {
 };
 
 bool proxy_outlier_ejected(const struct proxy_outlier *o, int64_t now_ms);
+/* Counts a success: ends the streak and the back-off, lowers the score. */
 void proxy_outlier_success(struct proxy_outlier *o);
 /* Counts a failure at NOW_MS; returns true when it ejects the worker (a
  * worker already ejected is not ejected again). */

@@ -41,6 +41,7 @@ enum fw_mode {
 	FW_BAD,   /* resets, hangs, 502s, 500s before any byte */
 	FW_CUT,   /* streams are cut after their first chunks */
 	FW_SLOW,  /* streams take a chunk every 50 ms */
+	FW_ALT,   /* every other request a 500, before any byte */
 };
 
 struct fw {
@@ -108,6 +109,10 @@ static void fw_handler(struct httpd_req *req, void *arg)
 	bool stream = strstr(body, "\"stream\":true") != NULL;
 	int r = rand_r(&seed) % 100;
 	f->requests++;
+	if (f->mode == FW_ALT && f->requests % 2 == 1) {
+		httpd_reply(req, 500, "application/json", "{\"error\":{}}", 12);
+		return;
+	}
 	if (f->mode == FW_FLAKY && r < 50) {
 		httpd_reply(req, r < 25 ? 500 : 503, "application/json", "{\"error\":{}}", 12);
 		return;
@@ -426,6 +431,50 @@ START_TEST(test_faults_hidden_and_no_leak)
 }
 END_TEST
 
+START_TEST(test_retries_avoid_flaky_workers)
+{
+	/* One healthy worker and five that fail every other request, with
+	 * the default 3 attempts and no ejection: a retry must go to the
+	 * worker with the better record, not to one whose last answer
+	 * happened to be good (a flaky worker's streak of failures is 0 after
+	 * each success, and then its next answer fails). */
+	cfg.proxy.attempts = 3;
+	cfg.proxy.eject_after = 0;
+	struct fw *fws[6] = {fw_start("5.n1.0", FW_ALT), fw_start("5.n2.0", FW_ALT),
+			     fw_start("5.n3.0", FW_OK),  fw_start("5.n4.0", FW_ALT),
+			     fw_start("5.n5.0", FW_ALT), fw_start("5.n6.0", FW_ALT)};
+	for (int i = 0; i < 6; i++)
+		fw_register(fws[i], "alt");
+	struct httpc *hc = httpc_new(base, NULL);
+	const char *policies[] = {"round_robin", "cache_aware", "least_load"};
+	/* 24 first requests make every worker's record (with no record yet
+	 * nothing tells the healthy worker from the others); the next 120
+	 * must all succeed. */
+	enum { WARM = 24, N = WARM + 120 };
+	struct call *calls = calloc(N, sizeof *calls);
+	for (int i = 0; i < N; i++) {
+		/* One at a time: the same order on every run. */
+		calls[i].cancel_after = -1;
+		policy_hdr = policies[i % 3];
+		start_call(hc, &calls[i], "alt", i % 2 == 0, NULL);
+		run_calls(5);
+	}
+	policy_hdr = NULL;
+	int failed = 0;
+	for (int i = 0; i < N; i++) {
+		if (i >= WARM && (calls[i].err != HTTPC_OK || calls[i].status != 200))
+			failed++;
+		buf_free(&calls[i].body);
+	}
+	ck_assert_msg(failed == 0, "%d of %d requests failed with a healthy worker there", failed,
+		      N - WARM);
+	free(calls);
+	httpc_free(hc);
+	for (int i = 0; i < 6; i++)
+		fw_stop(fws[i]);
+}
+END_TEST
+
 START_TEST(test_stream_cut_and_no_leak)
 {
 	/* Streams cut after their first chunks cannot be retried: the client
@@ -562,6 +611,7 @@ Suite *suite_proxy(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_faults_hidden_and_no_leak);
+	tcase_add_test(tc, test_retries_avoid_flaky_workers);
 	tcase_add_test(tc, test_stream_cut_and_no_leak);
 	tcase_add_test(tc, test_wait_for_worker);
 	tcase_add_test(tc, test_shutdown_ends_everything);

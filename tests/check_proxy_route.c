@@ -246,6 +246,43 @@ START_TEST(test_outlier)
 		ck_assert(!proxy_outlier_failure(&q, 0, &never));
 	ck_assert(!proxy_outlier_ejected(&q, 0));
 	ck_assert_str_eq(proxy_why_name(PROXY_WHY_CACHE_HIT), "cache_hit");
+}
+END_TEST
+
+START_TEST(test_outlier_score)
+{
+	/* The score remembers what the streak forgets: a worker that fails
+	 * every other request keeps a high one, a healthy worker with one
+	 * failure long ago gets back to 0. */
+	struct proxy_outlier flaky = {0}, ok = {0};
+	struct proxy_outlier_params p = {3, 1000, 5000};
+	for (int i = 0; i < 40; i++) {
+		proxy_outlier_failure(&flaky, 0, &p);
+		proxy_outlier_success(&flaky);
+		ck_assert_uint_eq(flaky.fails, 0);
+	}
+	ck_assert_uint_gt(flaky.score, PROXY_SCORE_ONE / 3);
+	ck_assert_uint_le(flaky.score, PROXY_SCORE_ONE / 2);
+	proxy_outlier_failure(&ok, 0, &p);
+	ck_assert_uint_ge(ok.score, PROXY_SCORE_ONE / 16);
+	for (int i = 0; i < 21; i++)
+		proxy_outlier_success(&ok);
+	ck_assert_uint_gt(ok.score, PROXY_RETRY_SLACK); /* still second choice for retries */
+	for (int i = 0; i < 200; i++)
+		proxy_outlier_success(&ok);
+	ck_assert_uint_eq(ok.score, 0);
+	/* Failures while ejected count in the score, not in the streak. */
+	struct proxy_outlier e = {0};
+	for (int i = 0; i < 3; i++)
+		proxy_outlier_failure(&e, 0, &p);
+	ck_assert(proxy_outlier_ejected(&e, 0));
+	uint32_t before = e.score;
+	ck_assert(!proxy_outlier_failure(&e, 10, &p));
+	ck_assert_uint_eq(e.fails, 0);
+	ck_assert_uint_gt(e.score, before);
+	for (int i = 0; i < 1000; i++)
+		proxy_outlier_failure(&e, 10, &p);
+	ck_assert_uint_le(e.score, PROXY_SCORE_ONE);
 	ck_assert_str_eq(proxy_why_name((enum proxy_why)99), "unknown");
 }
 END_TEST
@@ -261,6 +298,7 @@ Suite *suite_proxy_route(void)
 	tcase_add_test(tc, test_cache_aware);
 	tcase_add_test(tc, test_cache_aware_conversations);
 	tcase_add_test(tc, test_outlier);
+	tcase_add_test(tc, test_outlier_score);
 	suite_add_tcase(s, tc);
 	return s;
 }
