@@ -25,6 +25,10 @@
  * The in-flight count of a worker goes up in attempt_begin() and down in
  * attempt_end(), which every path that ends an attempt calls: on_done, a
  * retry from on_head, pr_abort (client gone, shutdown).
+ *
+ * The cache-aware table credits the prompt's blocks to a worker when its
+ * 2xx response head is accepted (up_head), not when it is chosen: an
+ * attempt that fails and is retried leaves no credit behind.
  */
 #include "proxy.h"
 
@@ -580,6 +584,11 @@ static void up_head(struct httpc_req *up, const struct httpc_resp *resp, void *a
 	}
 	pr->accepted = true;
 	pr->status = status;
+	/* The worker that answers took the prompt: credit its blocks to it
+	 * (not to the workers of failed attempts, which computed nothing). */
+	if (pr->nblocks && status >= 200 && status < 300)
+		proxy_prefix_insert(pr->px->prefix, pr->blocks, pr->nblocks,
+				    ((struct proxy_worker *)pr->w->proxy)->owner);
 	if (pr->client_gone)
 		goto out;
 	const char *ctype = NULL, *cl = NULL;
@@ -936,11 +945,7 @@ static void pr_next(struct proxy_req *pr)
 		break;
 	}
 	pool->st.routed[why]++;
-	struct reg_worker *w = p->cw[k];
-	if (pr->nblocks)
-		proxy_prefix_insert(p->prefix, pr->blocks, pr->nblocks,
-				    ((struct proxy_worker *)w->proxy)->owner);
-	pr_attempt(pr, w);
+	pr_attempt(pr, p->cw[k]);
 }
 
 /* ---------------------------------------------------------------- arrival */

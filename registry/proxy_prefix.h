@@ -86,7 +86,7 @@ uint64_t proxy_prefix_owner_blocks(const struct proxy_prefix_table *t, uint32_t 
 void proxy_prefix_match(const struct proxy_prefix_table *t, const uint64_t *h, unsigned nh,
 			const uint32_t *owners, unsigned nown, unsigned *matched);
 
-/* Credits OWNER with every block of H[0..NH) (the prompt was sent to it):
+/* Credits OWNER with every block of H[0..NH) (its worker answered the prompt):
  * OWNER becomes the newest owner of each, and the entries the newest. */
 void proxy_prefix_insert(struct proxy_prefix_table *t, const uint64_t *h, unsigned nh,
 			 uint32_t owner);

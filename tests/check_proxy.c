@@ -42,6 +42,7 @@ enum fw_mode {
 	FW_CUT,   /* streams are cut after their first chunks */
 	FW_SLOW,  /* streams take a chunk every 50 ms */
 	FW_ALT,   /* every other request a 500, before any byte */
+	FW_DEAD,  /* always 503 */
 };
 
 struct fw {
@@ -109,7 +110,7 @@ static void fw_handler(struct httpd_req *req, void *arg)
 	bool stream = strstr(body, "\"stream\":true") != NULL;
 	int r = rand_r(&seed) % 100;
 	f->requests++;
-	if (f->mode == FW_ALT && f->requests % 2 == 1) {
+	if (f->mode == FW_DEAD || (f->mode == FW_ALT && f->requests % 2 == 1)) {
 		httpd_reply(req, 500, "application/json", "{\"error\":{}}", 12);
 		return;
 	}
@@ -475,6 +476,41 @@ START_TEST(test_retries_avoid_flaky_workers)
 }
 END_TEST
 
+START_TEST(test_prefix_credit_only_answers)
+{
+	/* The cache-aware table credits a prompt's blocks to the worker that
+	 * answered it, never to one whose attempt failed and was retried. */
+	cfg.proxy.eject_after = 0;
+	struct fw *dead = fw_start("6.n1.0", FW_DEAD), *ok = fw_start("6.n2.0", FW_OK);
+	fw_register(dead, "d");
+	fw_register(ok, "d");
+	struct httpc *hc = httpc_new(base, NULL);
+	struct call calls[6];
+	memset(calls, 0, sizeof calls);
+	policy_hdr = "round_robin"; /* every other first attempt to the dead one */
+	for (int i = 0; i < 6; i++) {
+		calls[i].cancel_after = -1;
+		start_call(hc, &calls[i], "d", i % 2 == 0, NULL);
+		run_calls(5);
+		ck_assert_int_eq(calls[i].status, 200);
+		ck_assert_str_eq(calls[i].worker, "6.n2.0");
+		buf_free(&calls[i].body);
+	}
+	policy_hdr = NULL;
+	ck_assert_uint_ge(dead->requests, 1);
+	char *m = metrics();
+	const char *line = strstr(m, "elastic_proxy_worker_prefix_blocks{pool=\"d\",worker=\"6.n1.0\"}");
+	ck_assert_ptr_nonnull(line);
+	ck_assert_msg(strncmp(strchr(line, '}'), "} 0\n", 4) == 0, "the failed worker is credited: %.80s",
+		      line);
+	ck_assert_ptr_null(strstr(m, "elastic_proxy_worker_prefix_blocks{pool=\"d\",worker=\"6.n2.0\"} 0\n"));
+	free(m);
+	httpc_free(hc);
+	fw_stop(dead);
+	fw_stop(ok);
+}
+END_TEST
+
 START_TEST(test_stream_cut_and_no_leak)
 {
 	/* Streams cut after their first chunks cannot be retried: the client
@@ -612,6 +648,7 @@ Suite *suite_proxy(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_faults_hidden_and_no_leak);
 	tcase_add_test(tc, test_retries_avoid_flaky_workers);
+	tcase_add_test(tc, test_prefix_credit_only_answers);
 	tcase_add_test(tc, test_stream_cut_and_no_leak);
 	tcase_add_test(tc, test_wait_for_worker);
 	tcase_add_test(tc, test_shutdown_ends_everything);
