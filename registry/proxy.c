@@ -911,6 +911,7 @@ static void pr_next(struct proxy_req *pr)
 			c->id_hash = pw->id_hash;
 			c->load = (int64_t)w->inflight + (w->load.waiting > 0 ? w->load.waiting : 0);
 			c->matched = 0;
+			c->tree = 0;
 			p->cw[n++] = w;
 		}
 	}
@@ -932,17 +933,24 @@ static void pr_next(struct proxy_req *pr)
 		k = proxy_route_session(p->cand, n, pr->session_key);
 		why = PROXY_WHY_SESSION;
 		break;
-	default:
+	default: {
+		unsigned shared = 0;
+		if (n > 1) {
+			for (unsigned i = 0; i < n; i++)
+				p->cand[i].tree = proxy_prefix_owner_blocks(p->prefix, p->cand[i].owner);
+		}
 		if (pr->nblocks && n > 1) {
 			for (unsigned i = 0; i < n; i++)
 				p->owners[i] = p->cand[i].owner;
-			proxy_prefix_match(p->prefix, pr->blocks, pr->nblocks, p->owners, n, p->matched);
+			shared = proxy_prefix_match(p->prefix, pr->blocks, pr->nblocks, p->owners, n,
+						    p->matched);
 			for (unsigned i = 0; i < n; i++)
 				p->cand[i].matched = p->matched[i];
 		}
-		k = proxy_route_cache_aware(p->cand, n, pr->nblocks, &p->cfg->route,
+		k = proxy_route_cache_aware(p->cand, n, pr->nblocks, shared, &p->cfg->route,
 					    pr->nblocks ? pr->blocks[pr->nblocks - 1] : pool->rr++, &why);
 		break;
+	}
 	}
 	pool->st.routed[why]++;
 	pr_attempt(pr, p->cw[k]);

@@ -72,8 +72,8 @@ bool proxy_route_imbalanced(const struct proxy_cand *c, unsigned n,
 }
 
 unsigned proxy_route_cache_aware(const struct proxy_cand *c, unsigned n, unsigned nblocks,
-				 const struct proxy_route_params *p, uint64_t spread,
-				 enum proxy_why *why)
+				 unsigned shared, const struct proxy_route_params *p,
+				 uint64_t spread, enum proxy_why *why)
 {
 	if (n > 1 && proxy_route_imbalanced(c, n, p)) {
 		*why = PROXY_WHY_IMBALANCED;
@@ -89,18 +89,21 @@ unsigned proxy_route_cache_aware(const struct proxy_cand *c, unsigned n, unsigne
 		       mix(spread ^ c[i].id_hash) > mix(spread ^ c[best].id_hash)))))
 			best = i;
 	}
-	if (nblocks && c[best].matched &&
+	if (nblocks && c[best].matched > shared &&
 	    (double)c[best].matched >= p->cache_threshold * (double)nblocks) {
 		*why = PROXY_WHY_CACHE_HIT;
 		return best;
 	}
-	/* A new prefix: the least loaded; among equals, rendezvous on SPREAD. */
+	/* A new prefix, or only one that many prompts share: the least loaded;
+	 * among equals the smallest cache, then rendezvous on SPREAD. */
 	*why = PROXY_WHY_CACHE_MISS;
 	best = 0;
 	for (unsigned i = 1; i < n; i++) {
 		if (c[i].load < c[best].load ||
 		    (c[i].load == c[best].load &&
-		     mix(spread ^ c[i].id_hash) > mix(spread ^ c[best].id_hash)))
+		     (c[i].tree < c[best].tree ||
+		      (c[i].tree == c[best].tree &&
+		       mix(spread ^ c[i].id_hash) > mix(spread ^ c[best].id_hash)))))
 			best = i;
 	}
 	return best;

@@ -11,12 +11,18 @@
  *                heartbeat); ties go round in turn
  *   cache_aware  (the default) the worker whose cache holds the longest
  *                prefix of the prompt (proxy_prefix), when that prefix
- *                covers at least cache_threshold of the prompt's blocks;
- *                otherwise the least loaded, equals chosen by a hash of
- *                the whole prompt (so that new conversations spread evenly
- *                and a repeated prompt goes where it went). When the
- *                load is imbalanced (max - min > imbalance_abs and max >
- *                imbalance_rel * min, as in SGLang's router) it is
+ *                covers at least cache_threshold of the prompt's blocks
+ *                and goes beyond the part of the prompt that different
+ *                prompts share (a system prompt every conversation starts
+ *                with: a prefix the table has seen continued in two or
+ *                more ways); otherwise, a new conversation, the least
+ *                loaded worker, among equals the one the table credits
+ *                with the fewest blocks (SGLang's smallest tree), then a
+ *                hash of the prompt. A shared prefix is cheap to compute
+ *                once on every worker; following it would send every new
+ *                conversation to the first worker that computed it. When
+ *                the load is imbalanced (max - min > imbalance_abs and
+ *                max > imbalance_rel * min, as in SGLang's router) it is
  *                least_load instead
  *   session      rendezvous hashing of a session key (X-Session-ID or the
  *                "user" field) over the candidates: a session stays on
@@ -47,6 +53,7 @@ struct proxy_cand {
 	uint64_t id_hash; /* stable hash of the worker's id */
 	int64_t load;     /* in flight from the proxy + waiting in the engine */
 	unsigned matched; /* cache_aware input: leading blocks of this prompt it holds */
+	uint64_t tree;    /* cache_aware input: blocks the prefix table credits it with */
 };
 
 struct proxy_route_params {
@@ -79,11 +86,12 @@ unsigned proxy_route_session(const struct proxy_cand *c, unsigned n, uint64_t ke
 bool proxy_route_imbalanced(const struct proxy_cand *c, unsigned n,
 			    const struct proxy_route_params *p);
 /* NBLOCKS: the prompt's block hashes; c[i].matched filled in by
- * proxy_prefix_match; SPREAD: a hash of the whole prompt (or a counter).
- * Sets *WHY. */
+ * proxy_prefix_match, SHARED its result (the leading blocks different
+ * prompts share), c[i].tree by proxy_prefix_owner_blocks; SPREAD: a hash
+ * of the whole prompt (or a counter). Sets *WHY. */
 unsigned proxy_route_cache_aware(const struct proxy_cand *c, unsigned n, unsigned nblocks,
-				 const struct proxy_route_params *p, uint64_t spread,
-				 enum proxy_why *why);
+				 unsigned shared, const struct proxy_route_params *p,
+				 uint64_t spread, enum proxy_why *why);
 
 /* ---------------------------------------------------------------- outliers */
 

@@ -112,43 +112,43 @@ START_TEST(test_cache_aware)
 	c[1].matched = 8;
 	c[2].matched = 0;
 	c[1].load = 6;
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, &p, 0, &why), 1);
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, 0, &p, 0, &why), 1);
 	ck_assert_int_eq(why, PROXY_WHY_CACHE_HIT);
 	/* Below the threshold: a miss, to the least loaded. */
 	c[1].matched = 4;
 	c[0].load = 2;
 	c[2].load = 1;
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, &p, 0, &why), 2);
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, 0, &p, 0, &why), 2);
 	ck_assert_int_eq(why, PROXY_WHY_CACHE_MISS);
 	/* Equal loads: the prompt's hash decides, the same for the same prompt. */
 	c[0].load = c[1].load = c[2].load = 0;
-	unsigned first = proxy_route_cache_aware(c, 3, 10, &p, 12345, &why);
+	unsigned first = proxy_route_cache_aware(c, 3, 10, 0, &p, 12345, &why);
 	ck_assert_int_eq(why, PROXY_WHY_CACHE_MISS);
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, &p, 12345, &why), first);
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, 0, &p, 12345, &why), first);
 	/* Imbalance overrides affinity. */
 	c[1].matched = 10;
 	c[1].load = 40;
 	c[0].load = 3;
 	c[2].load = 5;
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, &p, 0, &why), 0);
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, 0, &p, 0, &why), 0);
 	ck_assert_int_eq(why, PROXY_WHY_IMBALANCED);
 	/* Two workers hold the whole prompt: the less loaded one. */
 	c[1].load = 4;
 	c[2].matched = 10;
 	c[2].load = 2;
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, &p, 0, &why), 2);
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, 0, &p, 0, &why), 2);
 	ck_assert_int_eq(why, PROXY_WHY_CACHE_HIT);
 	/* No blocks at all (a short prompt): spread over equals. */
 	cands(c, 3);
 	unsigned seen[3] = {0};
 	for (uint64_t s = 0; s < 300; s++) {
-		seen[proxy_route_cache_aware(c, 3, 0, &p, s, &why)]++;
+		seen[proxy_route_cache_aware(c, 3, 0, 0, &p, s, &why)]++;
 		ck_assert_int_eq(why, PROXY_WHY_CACHE_MISS);
 	}
 	for (int i = 0; i < 3; i++)
 		ck_assert_msg(seen[i] > 50, "worker %d: %u of 300", i, seen[i]);
 	/* One candidate. */
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 1, 5, &p, 9, &why), 0);
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 1, 5, 0, &p, 9, &why), 0);
 }
 END_TEST
 
@@ -175,11 +175,14 @@ START_TEST(test_cache_aware_conversations)
 			for (int b = 0; b <= turn; b++)
 				h[b] = proxy_prefix_hash64(&b, sizeof b, (uint64_t)conv * 131 + 1) | 1;
 			unsigned m[4];
-			proxy_prefix_match(t, h, (unsigned)turn + 1, owners, 4, m);
-			for (int i = 0; i < 4; i++)
+			unsigned shared = proxy_prefix_match(t, h, (unsigned)turn + 1, owners, 4, m);
+			for (int i = 0; i < 4; i++) {
 				c[i].matched = m[i];
+				c[i].tree = proxy_prefix_owner_blocks(t, owners[i]);
+			}
 			enum proxy_why why;
-			unsigned w = proxy_route_cache_aware(c, 4, (unsigned)turn + 1, &p, h[turn], &why);
+			unsigned w = proxy_route_cache_aware(c, 4, (unsigned)turn + 1, shared, &p, h[turn],
+							     &why);
 			proxy_prefix_insert(t, h, (unsigned)turn + 1, owners[w]);
 			if (turn == 0) {
 				home[conv] = w;
@@ -202,6 +205,61 @@ START_TEST(test_cache_aware_conversations)
 		per[home[conv]]++;
 	for (int i = 0; i < 4; i++)
 		ck_assert_msg(per[i] >= 1, "worker %d is home to %u conversations", i, per[i]);
+	proxy_prefix_free(t);
+}
+END_TEST
+
+/* Conversations behind a long system prompt that all of them share,
+ * arriving one at a time (nothing in flight, so the load never tells the
+ * workers apart): the system prompt must not pull them all to the worker
+ * that computed it first; each conversation still keeps to its worker. */
+START_TEST(test_cache_aware_shared_prefix)
+{
+	struct proxy_prefix_table *t = proxy_prefix_new(1 << 16);
+	struct proxy_route_params p;
+	proxy_route_params_default(&p);
+	struct proxy_cand c[4];
+	cands(c, 4);
+	uint32_t owners[4];
+	for (int i = 0; i < 4; i++)
+		c[i].owner = owners[i] = proxy_prefix_owner_new(t);
+	enum { SYS = 64, TURN = 10, TURNS = 4, CONV = 32 };
+	uint64_t h[SYS + TURN * TURNS];
+	for (int b = 0; b < SYS; b++)
+		h[b] = proxy_prefix_hash64(&b, sizeof b, 3) | 1;
+	unsigned per[4] = {0}, misses = 0;
+	for (int conv = 0; conv < CONV; conv++) {
+		unsigned home = 99;
+		for (int turn = 0; turn < TURNS; turn++) {
+			/* The system prompt, then TURN blocks of this conversation a turn. */
+			unsigned nb = SYS + TURN * ((unsigned)turn + 1);
+			for (unsigned b = SYS; b < nb; b++)
+				h[b] = proxy_prefix_hash64(&b, sizeof b, (uint64_t)conv * 7919 + 11) | 1;
+			unsigned m[4];
+			unsigned shared = proxy_prefix_match(t, h, nb, owners, 4, m);
+			for (int i = 0; i < 4; i++) {
+				c[i].matched = m[i];
+				c[i].tree = proxy_prefix_owner_blocks(t, owners[i]);
+			}
+			enum proxy_why why;
+			unsigned w = proxy_route_cache_aware(c, 4, nb, shared, &p, h[nb - 1], &why);
+			proxy_prefix_insert(t, h, nb, owners[w]);
+			if (turn == 0) {
+				home = w;
+				per[w]++;
+				misses += why == PROXY_WHY_CACHE_MISS;
+			} else {
+				ck_assert_uint_eq(w, home);
+				ck_assert_int_eq(why, PROXY_WHY_CACHE_HIT);
+			}
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(per[i] >= CONV / 4 - 1 && per[i] <= CONV / 4 + 1,
+			      "worker %d is home to %u of %d conversations", i, per[i], CONV);
+	/* The second conversation follows the first (the prompt is not known
+	 * to be shared yet); every later one is a new conversation. */
+	ck_assert_uint_ge(misses, CONV - 1);
 	proxy_prefix_free(t);
 }
 END_TEST
@@ -297,6 +355,7 @@ Suite *suite_proxy_route(void)
 	tcase_add_test(tc, test_imbalance);
 	tcase_add_test(tc, test_cache_aware);
 	tcase_add_test(tc, test_cache_aware_conversations);
+	tcase_add_test(tc, test_cache_aware_shared_prefix);
 	tcase_add_test(tc, test_outlier);
 	tcase_add_test(tc, test_outlier_score);
 	suite_add_tcase(s, tc);
