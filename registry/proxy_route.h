@@ -21,9 +21,12 @@
  *                hash of the prompt. A shared prefix is cheap to compute
  *                once on every worker; following it would send every new
  *                conversation to the first worker that computed it. When
- *                the load is imbalanced (max - min > imbalance_abs and
- *                max > imbalance_rel * min, as in SGLang's router) it is
- *                least_load instead
+ *                the hit's worker is imbalanced against the least loaded
+ *                (more than imbalance_abs beyond it, or than the mean
+ *                load when that is smaller, and more than imbalance_rel
+ *                times it, as in SGLang's router) it is least_load
+ *                instead: with 16 requests in flight on 4 workers
+ *                imbalance_abs (16) alone could never be exceeded
  *   session      rendezvous hashing of a session key (X-Session-ID or the
  *                "user" field) over the candidates: a session stays on
  *                its worker while that worker is there, and only the
@@ -83,7 +86,14 @@ unsigned proxy_route_round_robin(unsigned n, uint64_t *next);
 /* SPREAD picks among equals (e.g. a request counter). */
 unsigned proxy_route_least_load(const struct proxy_cand *c, unsigned n, uint64_t spread);
 unsigned proxy_route_session(const struct proxy_cand *c, unsigned n, uint64_t key);
+/* Whether the busiest of the N candidates is imbalanced against the least
+ * loaded: more than imbalance_abs beyond it (or the mean load per
+ * candidate, rounded up and at least 2, when that is smaller) and more
+ * than imbalance_rel times it. */
 bool proxy_route_imbalanced(const struct proxy_cand *c, unsigned n,
+			    const struct proxy_route_params *p);
+/* The same for candidate K instead of the busiest. */
+bool proxy_route_overloaded(const struct proxy_cand *c, unsigned n, unsigned k,
 			    const struct proxy_route_params *p);
 /* NBLOCKS: the prompt's block hashes; c[i].matched filled in by
  * proxy_prefix_match, SHARED its result (the leading blocks different

@@ -96,6 +96,52 @@ START_TEST(test_imbalance)
 	c[0].load = 0;
 	c[1].load = 17;
 	ck_assert(proxy_route_imbalanced(c, 2, &p));
+	/* Few requests in flight: the mean load bounds the difference. */
+	c[0].load = 1;
+	c[1].load = 6;
+	c[2].load = 1; /* mean 3 (rounded up): 6 - 1 > 3, 6 > 1.5 */
+	ck_assert(proxy_route_imbalanced(c, 3, &p));
+	ck_assert(proxy_route_overloaded(c, 3, 1, &p));
+	ck_assert(!proxy_route_overloaded(c, 3, 0, &p));
+	c[0].load = c[2].load = 2;
+	c[1].load = 5; /* mean 3: 5 - 2 is not more than 3 */
+	ck_assert(!proxy_route_imbalanced(c, 3, &p));
+	c[0].load = c[2].load = 0;
+	c[1].load = 2; /* the mean counts as at least 2 */
+	ck_assert(!proxy_route_imbalanced(c, 3, &p));
+	c[1].load = 3;
+	ck_assert(proxy_route_imbalanced(c, 3, &p));
+}
+END_TEST
+
+/* The same long prompt from 16 clients at once, all kept in flight: the
+ * worker that holds it takes more than the others, but the relative bound
+ * stops it taking all 16 (imbalance_abs alone never fires here). */
+START_TEST(test_cache_aware_hot_prompt)
+{
+	struct proxy_route_params p;
+	proxy_route_params_default(&p);
+	struct proxy_cand c[4];
+	cands(c, 4);
+	unsigned hits = 0;
+	for (int r = 0; r < 16; r++) {
+		c[0].matched = 10; /* worker 0 holds the whole prompt */
+		enum proxy_why why;
+		unsigned k = proxy_route_cache_aware(c, 4, 10, 0, &p, 77, &why);
+		hits += why == PROXY_WHY_CACHE_HIT;
+		c[k].load++;
+	}
+	ck_assert_int_ge(c[0].load, 5);
+	ck_assert_int_le(c[0].load, 7);
+	ck_assert_uint_ge(hits, 5);
+	for (int i = 1; i < 4; i++)
+		ck_assert_int_ge(c[i].load, 3);
+	/* One worker holds it and the others are as busy: affinity. */
+	for (int i = 0; i < 4; i++)
+		c[i].load = 4;
+	enum proxy_why why;
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 4, 10, 0, &p, 77, &why), 0);
+	ck_assert_int_eq(why, PROXY_WHY_CACHE_HIT);
 }
 END_TEST
 
@@ -111,7 +157,9 @@ START_TEST(test_cache_aware)
 	c[0].matched = 3;
 	c[1].matched = 8;
 	c[2].matched = 0;
+	c[0].load = 3;
 	c[1].load = 6;
+	c[2].load = 3;
 	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, 0, &p, 0, &why), 1);
 	ck_assert_int_eq(why, PROXY_WHY_CACHE_HIT);
 	/* Below the threshold: a miss, to the least loaded. */
@@ -356,6 +404,7 @@ Suite *suite_proxy_route(void)
 	tcase_add_test(tc, test_cache_aware);
 	tcase_add_test(tc, test_cache_aware_conversations);
 	tcase_add_test(tc, test_cache_aware_shared_prefix);
+	tcase_add_test(tc, test_cache_aware_hot_prompt);
 	tcase_add_test(tc, test_outlier);
 	tcase_add_test(tc, test_outlier_score);
 	suite_add_tcase(s, tc);
