@@ -479,6 +479,13 @@ static void api_deregister(struct reg *r, struct httpd_req *req)
 		removed = reg_workers_apply_job(&r->workers, job_id, node && *node ? node : NULL,
 						REG_WEV_DEREGISTER, reason, now, mono);
 	}
+	if (removed) {
+		struct reg_pool *pool = NULL;
+		reg_pools_find_job(&r->pools, job_id, &pool);
+		reg_events_add(r->events, now, pool ? pool->name : NULL,
+			       "%zu worker(s) of job %s on %s deregistered (%s)", removed, job_id,
+			       node && *node ? node : "?", reason);
+	}
 	json_object_put(o);
 	struct buf b = BUF_INIT;
 	buf_printf(&b, "{\"removed\":%zu}", removed);

@@ -175,7 +175,9 @@ ensure_munge() {
 	if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
 		return 0
 	fi
-	if ! pgrep -x munged >/dev/null; then
+	# No socket: no munged serves this root (a munged seen by pgrep may
+	# belong to another root or container sharing the pid namespace).
+	if [ ! -S /run/munge/munge.socket.2 ]; then
 		[ -s /etc/munge/munge.key ] || {
 			say "creating /etc/munge/munge.key"
 			mungekey --create --keyfile=/etc/munge/munge.key
@@ -444,12 +446,16 @@ start_daemons() {
 		{ show_logs; die "slurmctld did not start"; }
 	# (9>&-: the daemons must not inherit the lock.) slurmd registers at
 	# once when slurmctld answers; otherwise it retries later, costing seconds.
-	local i
+	# Each ping is bounded: a controller that cannot be reached (a name that
+	# does not resolve, a credential munged refuses) must fail the start,
+	# not hang it for SLURM's message timeout a hundred times over.
+	local i ok=
 	for i in $(seq 100); do
-		scontrol ping >/dev/null 2>&1 && break
+		timeout 2 scontrol ping >/dev/null 2>&1 && { ok=1; break; }
 		daemon_pid slurmctld >/dev/null || { show_logs; die "slurmctld exited at startup"; }
 		sleep 0.1
 	done
+	[ -n "$ok" ] || { show_logs; die "slurmctld does not answer 'scontrol ping' (is localhost in /etc/hosts?)"; }
 	for n in "${NODES[@]}"; do
 		ES_CLUSTER_DAEMON=$DIR slurmd -f "$CONF" -N "$n" 9>&- ||
 			{ show_logs; die "slurmd $n did not start"; }

@@ -162,6 +162,7 @@ curl -fsSN -m 10 "$URL/v1/chat/completions" -H 'Content-Type: application/json' 
 	-d "{\"model\":\"$MODEL\",\"stream\":true,\"max_tokens\":32,\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a story.\"}]}" |
 	python3 -c '
 import json, sys
+dim, off = (sys.argv[1], sys.argv[2])
 chunks = 0
 for line in sys.stdin:
     line = line.strip()
@@ -170,8 +171,8 @@ for line in sys.stdin:
     d = json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
     chunks += 1
     print(d, end="", flush=True)
-print("\n    \033[2m(%d chunks, streamed as they were generated)\033[0m" % chunks)
-' || die "streamed request failed"
+print("\n    %s(%d chunks, streamed as they were generated)%s" % (dim, chunks, off))
+' "$D" "$N" || die "streamed request failed"
 
 step "elasticctl ls"
 ctl ls | sed 's/^/    /'
@@ -201,9 +202,9 @@ sigterm=$(grep -h 'elastic-agent info: got SIGTERM' "$out" 2>/dev/null | tail -n
 note "workers out of routing $(secs "$t_sub" "$t_gone") s after the high job's submission (SLURM's scheduler takes about 1 s to preempt)"
 if [ -n "$sigterm" ]; then
 	t_term=$(date -d "$sigterm" +%s.%N)
-	dereg=$(grep -h "deregistered\|removed" "$DEMO/registry.log" | grep "$victim" | head -n 1 | cut -d' ' -f1 || true)
+	dereg=$(grep -h "of job $victim on n2 deregistered (sigterm)" "$DEMO/registry.log" | head -n 1 | cut -d' ' -f1 || true)
 	if [ -n "$dereg" ]; then
-		note "${G}the agent got SIGTERM and the registry removed its workers $(ms "$t_term" "$(date -d "$dereg" +%s.%N)") ms later${N}"
+		note "${G}the agent got SIGTERM and its workers were out of the registry $(ms "$t_term" "$(date -d "$dereg" +%s.%N)") ms later${N}"
 	fi
 fi
 note "waiting for the pool to come back to $want ready workers (the requeued job restarts when a node is free)"

@@ -452,7 +452,12 @@ static int api_plan(struct sim *s, struct sim_req *r, struct json_object *o,
 				s->kv->nblocks);
 	r->seq.reason = nout == limit ? SIM_FINISH_LENGTH : SIM_FINISH_STOP;
 
+	/* Without a seed the reply depends on the prompt as well as on the
+	 * engine's own sequence, so different questions get different text. */
 	uint64_t tseed = have_seed ? (uint64_t)seed : sim_rand(s);
+	if (!have_seed)
+		for (size_t i = 0; i < np; i++)
+			tseed = sim_mix64(tseed ^ r->prompt.ids[i]);
 	r->ends = malloc((size_t)nout * sizeof *r->ends);
 	if (!r->ends)
 		return api_fail(e, 500, NULL, "out of memory");

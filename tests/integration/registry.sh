@@ -14,10 +14,9 @@
 #   metric NAME{LABELS}     a value of its /metrics (0 when absent)
 #   our_jobs [STATES]       ids of this registry's jobs in SLURM (by their comment;
 #                           squeue states, default PD,R,CG,S,CF), one a line, sorted
-#   need_plugin             the real plugin and agent: SKIP (exit 0) when their sources
-#                           are not in this checkout yet (unless ES_PLUGIN and ES_AGENT
-#                           name builds elsewhere), fail when they are not built;
-#                           writes plugstack.conf with that agent
+#   need_plugin             the real plugin and agent (ES_PLUGIN and ES_AGENT may name
+#                           builds elsewhere); fails when they are not built; writes
+#                           plugstack.conf with that agent
 #   sim_pool FILE NAME MAX [SLURM_TOML [SCALE_TOML]]
 #                           a model.toml for elastic-sim (4 workers per job of one
 #                           8-GPU node), with extra lines for [slurm] and [scale]
@@ -106,11 +105,6 @@ on_exit _reg_cleanup
 need_plugin() {
 	# ES_PLUGIN and ES_AGENT may name a plugin and an agent built elsewhere.
 	local plugin=${ES_PLUGIN:-$ES_CLUSTER_PLUGIN} agent=${ES_AGENT:-$ES_REPO/agent/elastic-agent}
-	if [ -z "${ES_AGENT:-}" ] &&
-		{ ! compgen -G "$ES_REPO/spank/*.c" >/dev/null || ! compgen -G "$ES_REPO/agent/*.c" >/dev/null; }; then
-		log "SKIP: needs the SPANK plugin (spank/) and elastic-agent (agent/), not in this checkout yet"
-		exit 0
-	fi
 	[ -f "$plugin" ] || die "$plugin is not built (make)"
 	[ -x "$agent" ] || die "$agent is not built (make)"
 	[ -x "$(dirname "$agent")/../sim/elastic-sim" ] || die "elastic-sim is not built beside $agent (make)"
