@@ -461,6 +461,7 @@ static void pr_abort(struct proxy_req *pr, enum proxy_cause cause)
 		pr->req = NULL;
 		return;
 	}
+	httpd_reset_headers(pr->req); /* those of an answer not passed on */
 	pr_error(pr, 503, cause, NULL, "elastic-registry is shutting down");
 }
 
