@@ -85,6 +85,7 @@ struct proxy_pool {
 	unsigned nready, capready;
 	unsigned nlive;                 /* workers not gone */
 	uint64_t rr;                    /* round robin and tie-break counter */
+	uint64_t next_new;              /* cache_aware: new conversations take equals in turn */
 	struct proxy_req *whead, *wtail;/* waiting for a ready worker */
 	unsigned nwaiting;
 	int64_t inflight;               /* attempts in flight */
@@ -1114,7 +1115,6 @@ static void pr_next(struct proxy_req *pr)
 			c->id_hash = pw->id_hash;
 			c->load = (int64_t)w->inflight + (w->load.waiting > 0 ? w->load.waiting : 0);
 			c->matched = 0;
-			c->tree = 0;
 			p->cw[n++] = w;
 		}
 	}
@@ -1138,10 +1138,6 @@ static void pr_next(struct proxy_req *pr)
 		break;
 	default: {
 		unsigned shared = 0;
-		if (n > 1) {
-			for (unsigned i = 0; i < n; i++)
-				p->cand[i].tree = proxy_prefix_owner_blocks(p->prefix, p->cand[i].owner);
-		}
 		if (pr->nblocks && n > 1) {
 			for (unsigned i = 0; i < n; i++)
 				p->owners[i] = p->cand[i].owner;
@@ -1151,7 +1147,8 @@ static void pr_next(struct proxy_req *pr)
 				p->cand[i].matched = p->matched[i];
 		}
 		k = proxy_route_cache_aware(p->cand, n, pr->nblocks, shared, &p->cfg->route,
-					    pr->nblocks ? pr->blocks[pr->nblocks - 1] : pool->rr++, &why);
+					    pr->nblocks ? pr->blocks[pr->nblocks - 1] : pool->rr++,
+					    &pool->next_new, &why);
 		break;
 	}
 	}

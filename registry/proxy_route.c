@@ -102,7 +102,7 @@ bool proxy_route_overloaded(const struct proxy_cand *c, unsigned n, unsigned k,
 
 unsigned proxy_route_cache_aware(const struct proxy_cand *c, unsigned n, unsigned nblocks,
 				 unsigned shared, const struct proxy_route_params *p,
-				 uint64_t spread, enum proxy_why *why)
+				 uint64_t spread, uint64_t *next_new, enum proxy_why *why)
 {
 	/* The longest match; among equals the least loaded, then a hash. */
 	unsigned best = 0;
@@ -123,19 +123,10 @@ unsigned proxy_route_cache_aware(const struct proxy_cand *c, unsigned n, unsigne
 		*why = PROXY_WHY_CACHE_HIT;
 		return best;
 	}
-	/* A new prefix, or only one that many prompts share: the least loaded;
-	 * among equals the smallest cache, then rendezvous on SPREAD. */
+	/* A new prefix, or only one that many prompts share: the least loaded,
+	 * equals in turn. */
 	*why = PROXY_WHY_CACHE_MISS;
-	best = 0;
-	for (unsigned i = 1; i < n; i++) {
-		if (c[i].load < c[best].load ||
-		    (c[i].load == c[best].load &&
-		     (c[i].tree < c[best].tree ||
-		      (c[i].tree == c[best].tree &&
-		       mix(spread ^ c[i].id_hash) > mix(spread ^ c[best].id_hash)))))
-			best = i;
-	}
-	return best;
+	return proxy_route_least_load(c, n, (*next_new)++);
 }
 
 /* ---------------------------------------------------------------- outliers */

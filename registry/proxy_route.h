@@ -16,11 +16,15 @@
  *                prompts share (a system prompt every conversation starts
  *                with: a prefix the table has seen continued in two or
  *                more ways); otherwise, a new conversation, the least
- *                loaded worker, among equals the one the table credits
- *                with the fewest blocks (SGLang's smallest tree), then a
- *                hash of the prompt. A shared prefix is cheap to compute
- *                once on every worker; following it would send every new
- *                conversation to the first worker that computed it. When
+ *                loaded worker, equals in turn (a counter of new
+ *                conversations, so that they spread evenly even when
+ *                nothing is in flight). A shared prefix is cheap to
+ *                compute once on every worker; following it would send
+ *                every new conversation to the first worker that computed
+ *                it. (SGLang's router sends them to the worker with the
+ *                smallest tree; the table's counts of blocks per worker
+ *                keep what engines evicted long ago, and would starve a
+ *                worker whose past prompts were longer.) When
  *                the hit's worker is imbalanced against the least loaded
  *                (more than imbalance_abs beyond it, or than the mean
  *                load when that is smaller, and more than imbalance_rel
@@ -56,7 +60,6 @@ struct proxy_cand {
 	uint64_t id_hash; /* stable hash of the worker's id */
 	int64_t load;     /* in flight from the proxy + waiting in the engine */
 	unsigned matched; /* cache_aware input: leading blocks of this prompt it holds */
-	uint64_t tree;    /* cache_aware input: blocks the prefix table credits it with */
 };
 
 struct proxy_route_params {
@@ -97,11 +100,12 @@ bool proxy_route_overloaded(const struct proxy_cand *c, unsigned n, unsigned k,
 			    const struct proxy_route_params *p);
 /* NBLOCKS: the prompt's block hashes; c[i].matched filled in by
  * proxy_prefix_match, SHARED its result (the leading blocks different
- * prompts share), c[i].tree by proxy_prefix_owner_blocks; SPREAD: a hash
- * of the whole prompt (or a counter). Sets *WHY. */
+ * prompts share); SPREAD: a hash of the whole prompt (or a counter), for
+ * ties among hits; *NEXT_NEW: the counter of new conversations (the
+ * pool's), advanced by each. Sets *WHY. */
 unsigned proxy_route_cache_aware(const struct proxy_cand *c, unsigned n, unsigned nblocks,
 				 unsigned shared, const struct proxy_route_params *p,
-				 uint64_t spread, enum proxy_why *why);
+				 uint64_t spread, uint64_t *next_new, enum proxy_why *why);
 
 /* ---------------------------------------------------------------- outliers */
 
