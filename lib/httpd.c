@@ -1014,6 +1014,12 @@ void httpd_add_header(struct httpd_req *r, const char *name, const char *value)
 	buf_append(&r->outhdr, "\r\n", 2);
 }
 
+void httpd_reset_headers(struct httpd_req *r)
+{
+	if (r->state == REQ_PENDING)
+		buf_reset(&r->outhdr);
+}
+
 /* Returns false (and logs) unless the request may be replied to now. */
 static bool req_check(struct httpd_req *r, enum req_state want, const char *what)
 {

@@ -168,6 +168,10 @@ bool httpd_req_closed(const struct httpd_req *req);
 void httpd_add_header(struct httpd_req *req, const char *name,
 		      const char *value);
 
+/* Forgets the headers added so far (before the reply: a proxy that gives
+ * up a worker's answer and asks another). */
+void httpd_reset_headers(struct httpd_req *req);
+
 /* Sends a whole response. CTYPE may be NULL (no Content-Type). */
 void httpd_reply(struct httpd_req *req, int status, const char *ctype,
 		 const void *body, size_t len);

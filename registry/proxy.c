@@ -25,6 +25,19 @@
  * The in-flight count of a worker goes up in attempt_begin() and down in
  * attempt_end(), which every path that ends an attempt calls: on_done, a
  * retry from on_head, pr_abort (client gone, shutdown).
+ *
+ * A 2xx answer of an OpenAI endpoint is checked before anything of it
+ * reaches the client: a collected body must be a JSON object (up_done), a
+ * stream is held in coll until its first event with data is complete and
+ * good (up_body, pr->hold). A bad one is the worker's failure
+ * (bad_response) and is retried like a 502 (pr_bad_answer); so is any
+ * failure before the answer was passed on. A stream passed on that ends
+ * without "data: [DONE]" counts against its worker too.
+ *
+ * The cache-aware table credits the prompt's blocks to the worker that
+ * answered: when a 2xx head is accepted, or for checked answers once they
+ * passed the check; not when it is chosen, so an attempt that fails and
+ * is retried leaves no credit behind.
  */
 #include "proxy.h"
 
@@ -58,6 +71,7 @@
 #define HIWAT (256 * 1024)       /* pause the upstream above this much queued */
 #define LOWAT (64 * 1024)        /* and resume at this */
 #define COLLECT_MAX (4u << 20)   /* larger non-stream responses are streamed */
+#define FIRST_EVENT_MAX (64 * 1024) /* a stream's first event is checked within this */
 #define INLINE_BLOCKS 16         /* prompt block hashes kept in the request */
 #define MAX_TRIED 16             /* attempts remembered per request */
 #define MAX_FWD_HEADERS 100      /* request headers forwarded */
@@ -71,6 +85,7 @@ struct proxy_pool {
 	unsigned nready, capready;
 	unsigned nlive;                 /* workers not gone */
 	uint64_t rr;                    /* round robin and tie-break counter */
+	uint64_t next_new;              /* cache_aware: new conversations take equals in turn */
 	struct proxy_req *whead, *wtail;/* waiting for a ready worker */
 	unsigned nwaiting;
 	int64_t inflight;               /* attempts in flight */
@@ -114,12 +129,16 @@ struct proxy_req {
 	struct reg_worker *w;           /* the current attempt's worker (ref held) */
 	struct httpc_req *up;           /* the current attempt; NULL when none */
 	bool accepted;                  /* a response head was taken: no retry */
+	bool sse;                       /* the response is an event stream */
+	bool hold;                      /* ... held (in coll) until its first event is checked */
 	bool streaming;                 /* the response is being streamed */
 	bool paused;                    /* upstream reading paused (backpressure) */
 	int status;                     /* the accepted response's status */
 	char *ctype;                    /* its Content-Type (collected responses) */
 	char ctype_inline[96];          /* where ctype usually is */
 	struct buf coll;                /* the collected response body */
+	char tail[32];                  /* the last bytes of an event stream passed on */
+	unsigned tail_len;
 	struct event wait_ev;           /* wait_for_worker deadline */
 	bool waiting;
 	struct proxy_req *wprev, *wnext;/* the pool's wait list */
@@ -443,6 +462,7 @@ static void pr_abort(struct proxy_req *pr, enum proxy_cause cause)
 		pr->req = NULL;
 		return;
 	}
+	httpd_reset_headers(pr->req); /* those of an answer not passed on */
 	pr_error(pr, 503, cause, NULL, "elastic-registry is shutting down");
 }
 
@@ -561,6 +581,149 @@ static bool resp_header_dropped(const char *n)
 	       (len >= 10 && strncasecmp(n, "x-elastic-", 10) == 0);
 }
 
+/* Whether the endpoint answers OpenAI's JSON (and streams its events,
+ * ending with "data: [DONE]"): the proxy checks those answers. */
+static bool checked_ep(enum ep ep)
+{
+	return ep != EP_OTHER;
+}
+
+/* Credits the prompt's blocks to the current attempt's worker: it answered. */
+static void pr_credit(struct proxy_req *pr)
+{
+	if (pr->nblocks && pr->w)
+		proxy_prefix_insert(pr->px->prefix, pr->blocks, pr->nblocks,
+				    ((struct proxy_worker *)pr->w->proxy)->owner);
+}
+
+/* Starts passing the response on as a stream. */
+static void pr_stream_start(struct proxy_req *pr)
+{
+	pr->streaming = true;
+	httpd_req_on_drain(pr->req, LOWAT, on_drain, pr);
+	httpd_stream_start(pr->req, pr->status, pr->ctype);
+}
+
+/* Keeps the last bytes of a stream passed on (to see its "[DONE]"). */
+static void pr_tail(struct proxy_req *pr, const char *data, size_t len)
+{
+	if (len >= sizeof pr->tail) {
+		memcpy(pr->tail, data + len - sizeof pr->tail, sizeof pr->tail);
+		pr->tail_len = sizeof pr->tail;
+		return;
+	}
+	size_t keep = pr->tail_len + len > sizeof pr->tail ? sizeof pr->tail - len : pr->tail_len;
+	memmove(pr->tail, pr->tail + pr->tail_len - keep, keep);
+	memcpy(pr->tail + keep, data, len);
+	pr->tail_len = (unsigned)(keep + len);
+}
+
+/* Whether the stream passed on ended with its "data: [DONE]" event. */
+static bool pr_tail_done(const struct proxy_req *pr)
+{
+	size_t n = pr->tail_len;
+	while (n && (pr->tail[n - 1] == '\n' || pr->tail[n - 1] == '\r'))
+		n--;
+	if (n < 6 || memcmp(pr->tail + n - 6, "[DONE]", 6) != 0)
+		return false;
+	n -= 6;
+	while (n && pr->tail[n - 1] == ' ')
+		n--;
+	return n >= 5 && memcmp(pr->tail + n - 5, "data:", 5) == 0 &&
+	       (n == 5 || pr->tail[n - 6] == '\n' || pr->tail[n - 6] == '\r');
+}
+
+/* Forgets the current attempt's answer, of which nothing reached the
+ * client: another worker may answer instead. */
+static void pr_forget_answer(struct proxy_req *pr)
+{
+	pr->accepted = false;
+	pr->hold = false;
+	pr->sse = false;
+	pr->status = 0;
+	pr->t_first_ns = 0;
+	pr->tail_len = 0;
+	if (pr->ctype != pr->ctype_inline)
+		free(pr->ctype);
+	pr->ctype = NULL;
+	buf_free(&pr->coll);
+	if (pr->req)
+		httpd_reset_headers(pr->req);
+}
+
+/* The current attempt's worker answered a 2xx that is no answer (WHY),
+ * before anything reached the client: counted as its failure, and the
+ * request goes to another worker, else gets 502. */
+static void pr_bad_answer(struct proxy_req *pr, const char *why)
+{
+	struct reg_worker *w = pr->w;
+	char id[128];
+	snprintf(id, sizeof id, "%s", w->id);
+	int status = pr->status;
+	worker_failed(pr, PROXY_C_BAD_RESPONSE, why);
+	if (pr->up)
+		httpc_cancel(pr->up);
+	attempt_end(pr);
+	pr_forget_answer(pr);
+	if (pr_can_retry(pr)) {
+		pr->pool->st.retries[PROXY_C_BAD_RESPONSE]++;
+		pr_next(pr);
+		return;
+	}
+	if (pr->req && !pr->client_gone)
+		pr_error(pr, 502, PROXY_C_BAD_RESPONSE, NULL, "worker %s answered %d but %s", id, status,
+			 why);
+}
+
+/* The first event with data of the event stream BUF (LEN bytes so far):
+ * 1 complete and good (its data is "[DONE]" or a JSON object), -1
+ * complete and bad (ERR says why), 0 not complete yet. Comments, other
+ * fields and events without data are skipped, as clients skip them. */
+static int sse_first_event(const char *buf, size_t len, char *err, size_t errlen)
+{
+	size_t pos = 0;
+	for (;;) {
+		/* One event: lines up to an empty one. */
+		size_t data_at = 0, data_len = 0;
+		unsigned ndata = 0;
+		for (;;) {
+			const char *nl = memchr(buf + pos, '\n', len - pos);
+			if (!nl)
+				return 0;
+			size_t end = (size_t)(nl - buf), l = end - pos;
+			if (l && buf[end - 1] == '\r')
+				l--;
+			if (l == 0) {
+				pos = end + 1;
+				break;
+			}
+			if (l >= 5 && memcmp(buf + pos, "data:", 5) == 0) {
+				size_t v = pos + 5;
+				if (v < pos + l && buf[v] == ' ')
+					v++;
+				if (ndata++ == 0) {
+					data_at = v;
+					data_len = pos + l - v;
+				} else {
+					data_len = pos + l - data_at; /* lines joined with their newlines */
+				}
+			}
+			/* Comments and other fields are ignored, as by clients. */
+			pos = end + 1;
+		}
+		if (!ndata)
+			continue;
+		if (data_len == 6 && memcmp(buf + data_at, "[DONE]", 6) == 0)
+			return 1;
+		char e[160];
+		if (proxy_json_check(buf + data_at, data_len, e, sizeof e) < 0) {
+			snprintf(err, errlen, "its first event is not JSON: %s", e);
+			return -1;
+		}
+		return 1;
+	}
+}
+
 static void up_head(struct httpc_req *up, const struct httpc_resp *resp, void *arg)
 {
 	struct proxy_req *pr = arg;
@@ -595,22 +758,28 @@ static void up_head(struct httpc_req *up, const struct httpc_resp *resp, void *a
 			cl = value;
 	}
 	httpd_add_header(pr->req, "X-Elastic-Worker", pr->w->id);
+	if (ctype) {
+		size_t l = strlen(ctype);
+		pr->ctype = l < sizeof pr->ctype_inline ? pr->ctype_inline : malloc(l + 1);
+		if (!pr->ctype)
+			abort();
+		memcpy(pr->ctype, ctype, l + 1);
+	}
+	/* A 2xx of an OpenAI endpoint is checked before anything of it reaches
+	 * the client (a collected body is JSON, a stream's first event good),
+	 * and credited to the worker then; other answers are credited now. */
+	bool ok = status >= 200 && status < 300, checked = ok && checked_ep(pr->ep);
+	if (ok && !checked)
+		pr_credit(pr);
 	if (ctype && strncasecmp(ctype, "text/event-stream", 17) == 0) {
-		pr->streaming = true;
-		httpd_req_on_drain(pr->req, LOWAT, on_drain, pr);
-		httpd_stream_start(pr->req, status, ctype);
-	} else {
-		if (ctype) {
-			size_t l = strlen(ctype);
-			pr->ctype = l < sizeof pr->ctype_inline ? pr->ctype_inline : malloc(l + 1);
-			if (!pr->ctype)
-				abort();
-			memcpy(pr->ctype, ctype, l + 1);
-		}
-		if (cl) {
-			unsigned long long v = strtoull(cl, NULL, 10);
-			buf_reserve(&pr->coll, v < COLLECT_MAX ? (size_t)v : COLLECT_MAX);
-		}
+		pr->sse = true;
+		if (checked)
+			pr->hold = true;
+		else
+			pr_stream_start(pr);
+	} else if (cl) {
+		unsigned long long v = strtoull(cl, NULL, 10);
+		buf_reserve(&pr->coll, v < COLLECT_MAX ? (size_t)v : COLLECT_MAX);
 	}
 out:
 	pr->busy--;
@@ -625,20 +794,38 @@ static void up_body(struct httpc_req *up, const char *data, size_t len, void *ar
 	if (pr->client_gone)
 		return;
 	pr->busy++;
-	if (!pr->streaming) {
+	if (pr->hold) {
+		/* A stream held until its first event is known good. */
+		buf_append(&pr->coll, data, len);
+		char why[200];
+		int v = sse_first_event(pr->coll.data, pr->coll.len, why, sizeof why);
+		if (v < 0) {
+			pr_bad_answer(pr, why);
+			goto out;
+		}
+		if (v == 0 && pr->coll.len <= FIRST_EVENT_MAX)
+			goto out;
+		/* Good (or too long to tell): pass it on, and the rest. */
+		pr->hold = false;
+		pr_credit(pr);
+		pr_stream_start(pr);
+		httpd_stream_write(pr->req, pr->coll.data, pr->coll.len);
+		pr_tail(pr, pr->coll.data, pr->coll.len);
+		buf_free(&pr->coll);
+	} else if (!pr->streaming) {
 		buf_append(&pr->coll, data, len);
 		if (pr->coll.len <= COLLECT_MAX)
 			goto out;
 		/* Too large to hold: stream what came and the rest. */
-		pr->streaming = true;
-		httpd_req_on_drain(pr->req, LOWAT, on_drain, pr);
-		httpd_stream_start(pr->req, pr->status, pr->ctype);
+		pr_stream_start(pr);
 		httpd_stream_write(pr->req, pr->coll.data, pr->coll.len);
 		buf_free(&pr->coll);
 	} else {
 		httpd_stream_write(pr->req, data, len);
+		if (pr->sse)
+			pr_tail(pr, data, len);
 	}
-	if (!pr->client_gone && !pr->paused && httpd_req_outbuf_len(pr->req) > HIWAT) {
+	if (!pr->client_gone && pr->req && !pr->paused && httpd_req_outbuf_len(pr->req) > HIWAT) {
 		pr->paused = true;
 		httpc_pause(up);
 	}
@@ -657,10 +844,32 @@ static void up_done(struct httpc_req *up, int err, const struct httpc_resp *resp
 	if (err == HTTPC_OK) {
 		if (!pr->t_first_ns)
 			pr->t_first_ns = now_ns();
-		if (!retry_status(pr->status))
+		bool ok = pr->status >= 200 && pr->status < 300;
+		bool checked = ok && checked_ep(pr->ep) && pr->req && !pr->client_gone;
+		if (checked && pr->hold) {
+			pr_bad_answer(pr, "its event stream ended before its first event");
+			goto out;
+		}
+		char e[200], why[240];
+		if (checked && !pr->streaming &&
+		    proxy_json_check(pr->coll.data, pr->coll.len, e, sizeof e) < 0) {
+			snprintf(why, sizeof why, "its body is not JSON: %s", e);
+			pr_bad_answer(pr, why);
+			goto out;
+		}
+		/* A stream passed on whole but without its end: nothing can be
+		 * done for this client, but the worker counts as failing. */
+		bool broken = checked && pr->sse && pr->streaming && !pr_tail_done(pr);
+		if (broken)
+			worker_failed(pr, PROXY_C_BAD_RESPONSE,
+				      "its event stream ended without \"data: [DONE]\"");
+		else if (!retry_status(pr->status))
 			proxy_outlier_success(&((struct proxy_worker *)w->proxy)->out);
+		if (checked && !pr->sse)
+			pr_credit(pr);
 		if (pr->req && !pr->client_gone) {
-			pr_count(pr, pr->status, pr->status >= 500, PROXY_C_STATUS, w);
+			pr_count(pr, pr->status, pr->status >= 500 || broken,
+				 broken ? PROXY_C_BAD_RESPONSE : PROXY_C_STATUS, w);
 			pr->busy++;
 			if (pr->streaming)
 				httpd_stream_end(pr->req);
@@ -676,6 +885,10 @@ static void up_done(struct httpc_req *up, int err, const struct httpc_resp *resp
 	const char *msg = httpc_req_errmsg(up);
 	worker_failed(pr, cause, msg);
 	attempt_end(pr);
+	/* An answer not passed on yet (collected, or a stream held for its
+	 * first event) can still come from another worker. */
+	if (pr->accepted && !pr->streaming && pr->req && !pr->client_gone)
+		pr_forget_answer(pr);
 	if (pr_can_retry(pr)) {
 		pr->pool->st.retries[cause]++;
 		pr_next(pr);
@@ -872,17 +1085,30 @@ static void pr_next(struct proxy_req *pr)
 	scratch_grow(p, pool->nready);
 	int64_t mono = reg_mono_ms();
 	unsigned n = 0;
-	/* A retry goes first to workers without a recent failure; then untried
-	 * and not ejected; else untried; else any. */
-	for (int pass = pr->attempts ? 0 : 1; pass < 4 && n == 0; pass++) {
+	/* A retry goes to the untried, not ejected workers with the best
+	 * record (failure score within PROXY_RETRY_SLACK of the lowest); a
+	 * first attempt to any not ejected. Else untried; else any. */
+	uint32_t max_score = UINT32_MAX;
+	if (pr->attempts) {
+		uint32_t best = UINT32_MAX;
+		for (unsigned i = 0; i < pool->nready; i++) {
+			const struct reg_worker *w = pool->ready[i];
+			const struct proxy_worker *pw = w->proxy;
+			if (pw->out.score < best && !pr_tried(pr, w) &&
+			    !proxy_outlier_ejected(&pw->out, mono))
+				best = pw->out.score;
+		}
+		if (best != UINT32_MAX)
+			max_score = best + PROXY_RETRY_SLACK;
+	}
+	for (int pass = 1; pass < 4 && n == 0; pass++) {
 		for (unsigned i = 0; i < pool->nready; i++) {
 			struct reg_worker *w = pool->ready[i];
 			struct proxy_worker *pw = w->proxy;
 			if (pass < 3 && pr_tried(pr, w))
 				continue;
-			if (pass < 2 && proxy_outlier_ejected(&pw->out, mono))
-				continue;
-			if (pass < 1 && pw->out.fails)
+			if (pass < 2 && (proxy_outlier_ejected(&pw->out, mono) ||
+					 pw->out.score > max_score))
 				continue;
 			struct proxy_cand *c = &p->cand[n];
 			c->owner = pw->owner;
@@ -910,24 +1136,24 @@ static void pr_next(struct proxy_req *pr)
 		k = proxy_route_session(p->cand, n, pr->session_key);
 		why = PROXY_WHY_SESSION;
 		break;
-	default:
+	default: {
+		unsigned shared = 0;
 		if (pr->nblocks && n > 1) {
 			for (unsigned i = 0; i < n; i++)
 				p->owners[i] = p->cand[i].owner;
-			proxy_prefix_match(p->prefix, pr->blocks, pr->nblocks, p->owners, n, p->matched);
+			shared = proxy_prefix_match(p->prefix, pr->blocks, pr->nblocks, p->owners, n,
+						    p->matched);
 			for (unsigned i = 0; i < n; i++)
 				p->cand[i].matched = p->matched[i];
 		}
-		k = proxy_route_cache_aware(p->cand, n, pr->nblocks, &p->cfg->route,
-					    pr->nblocks ? pr->blocks[pr->nblocks - 1] : pool->rr++, &why);
+		k = proxy_route_cache_aware(p->cand, n, pr->nblocks, shared, &p->cfg->route,
+					    pr->nblocks ? pr->blocks[pr->nblocks - 1] : pool->rr++,
+					    &pool->next_new, &why);
 		break;
 	}
+	}
 	pool->st.routed[why]++;
-	struct reg_worker *w = p->cw[k];
-	if (pr->nblocks)
-		proxy_prefix_insert(p->prefix, pr->blocks, pr->nblocks,
-				    ((struct proxy_worker *)w->proxy)->owner);
-	pr_attempt(pr, w);
+	pr_attempt(pr, p->cw[k]);
 }
 
 /* ---------------------------------------------------------------- arrival */

@@ -23,8 +23,8 @@
  *   upstream_idle = 256          # idle keep-alive connections kept per worker
  *
  *   [routing]                    # besides policy (registry/reg_config.h)
- *   imbalance_abs = 16           # cache_aware falls back to least_load when
- *   imbalance_rel = 1.5          # max - min load > abs and max > rel * min
+ *   imbalance_abs = 16           # cache_aware falls back to least_load when its
+ *   imbalance_rel = 1.5          # worker's load - min > min(abs, mean) and > rel * min
  *   cache_threshold = 0.5        # a cached prefix must cover this much of the prompt
  *   prefix_block = 64            # bytes of prompt per hashed block
  *   prefix_max_blocks = 2048     # blocks hashed per prompt (64 * 2048 = 128 KiB)

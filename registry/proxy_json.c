@@ -70,6 +70,7 @@ struct scan {
 	void *arg;
 	char *err;
 	size_t errlen;
+	bool plain;        /* proxy_json_check: no key has a meaning */
 };
 
 static int fail(struct scan *s, size_t at, const char *fmt, const char *detail)
@@ -350,10 +351,12 @@ static enum ctx open_ctx(enum role r, bool obj)
 	}
 }
 
-int proxy_json_scan(const char *buf, size_t len, struct proxy_json_req *out,
-		    proxy_json_piece_fn piece, void *arg, char *err, size_t errlen)
+static int scan(const char *buf, size_t len, struct proxy_json_req *out,
+		proxy_json_piece_fn piece, void *arg, char *err, size_t errlen, bool plain)
 {
-	struct scan s = {buf, len, 0, out, piece, arg, err, errlen};
+	struct scan s = {buf, len, 0, out, piece, arg, err, errlen, plain};
+	const char *not_object = plain ? "the body is not a JSON object"
+				       : "the request body must be a JSON object";
 	struct frame stack[PROXY_JSON_MAX_DEPTH];
 	unsigned depth = 0, seen = 0;
 	enum state st = S_VALUE;
@@ -388,7 +391,7 @@ int proxy_json_scan(const char *buf, size_t len, struct proxy_json_req *out,
 			if (c == '{' || c == '[') {
 				bool obj = c == '{';
 				if (role == R_ROOT && !obj)
-					return fail_type(&s, s.pos, "the request body must be a JSON object");
+					return fail_type(&s, s.pos, not_object);
 				if (role == R_MODEL)
 					return fail_type(&s, s.pos, "'model' must be a string");
 				if (role == R_STREAM)
@@ -406,7 +409,7 @@ int proxy_json_scan(const char *buf, size_t len, struct proxy_json_req *out,
 				continue;
 			}
 			if (role == R_ROOT)
-				return fail_type(&s, s.pos, "the request body must be a JSON object");
+				return fail_type(&s, s.pos, not_object);
 			size_t vstart = s.pos;
 			if (c == '"') {
 				struct proxy_json_str str;
@@ -485,8 +488,8 @@ int proxy_json_scan(const char *buf, size_t len, struct proxy_json_req *out,
 		if (s.pos >= len || buf[s.pos] != ':')
 			return fail(&s, s.pos, "%s", "expected ':'");
 		s.pos++;
-		unsigned once;
-		role = key_role((enum ctx)stack[depth - 1].ctx, &k, &once);
+		unsigned once = 0;
+		role = plain ? R_OTHER : key_role((enum ctx)stack[depth - 1].ctx, &k, &once);
 		if (once) {
 			if (seen & once) {
 				char name[80];
@@ -514,6 +517,18 @@ int proxy_json_scan(const char *buf, size_t len, struct proxy_json_req *out,
 		continue;
 	}
 	}
+}
+
+int proxy_json_scan(const char *buf, size_t len, struct proxy_json_req *out,
+		    proxy_json_piece_fn piece, void *arg, char *err, size_t errlen)
+{
+	return scan(buf, len, out, piece, arg, err, errlen, false);
+}
+
+int proxy_json_check(const char *buf, size_t len, char *err, size_t errlen)
+{
+	struct proxy_json_req out;
+	return scan(buf, len, &out, NULL, NULL, err, errlen, true);
 }
 
 static void put_utf8(char *out, size_t *k, uint32_t cp)

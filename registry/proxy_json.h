@@ -60,6 +60,10 @@ typedef void (*proxy_json_piece_fn)(void *arg, const char *p, size_t len);
 int proxy_json_scan(const char *buf, size_t len, struct proxy_json_req *out,
 		    proxy_json_piece_fn piece, void *arg, char *err, size_t errlen);
 
+/* Validates BUF (LEN bytes) as a JSON object, as proxy_json_scan does, but
+ * gives no key a meaning (a worker's response). Returns 0, or -1 with ERR. */
+int proxy_json_check(const char *buf, size_t len, char *err, size_t errlen);
+
 /* Decodes the escapes of S into OUT (OUTLEN bytes, NUL-terminated, UTF-8).
  * Returns the decoded length, or -1 when it does not fit, holds \u0000 or
  * a lone surrogate. S must come from proxy_json_scan (valid escapes). */

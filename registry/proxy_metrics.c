@@ -6,6 +6,7 @@
 static const char *const cause_names[PROXY_C_N] = {
 	"bad_request", "unauthorized", "unknown_model", "no_worker", "connect", "reset",
 	"timeout", "stream_idle", "status", "protocol", "stream_cut", "client_gone", "shutdown",
+	"bad_response",
 };
 
 const char *proxy_cause_name(enum proxy_cause c)

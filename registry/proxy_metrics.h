@@ -46,8 +46,9 @@ enum proxy_cause {
 	PROXY_C_STREAM_CUT,    /* failed after bytes reached the client */
 	PROXY_C_CLIENT_GONE,   /* the client closed its connection */
 	PROXY_C_SHUTDOWN,      /* the registry stopped */
+	PROXY_C_BAD_RESPONSE,  /* a 2xx whose body is not JSON, or a broken event stream */
 };
-#define PROXY_C_N 13
+#define PROXY_C_N 14
 
 /* "bad_request", "unauthorized", ... */
 const char *proxy_cause_name(enum proxy_cause c);

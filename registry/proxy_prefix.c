@@ -3,8 +3,16 @@
  * The table is open addressing without wrap-around: a key's home is
  * hash & mask, and its probe window is the PROBE entries from there (the
  * array has PROBE - 1 spare entries at its end). An entry is 32 bytes: the
- * key, the insert counter when last credited, and up to
+ * key, the insert counter when last credited (30 bits), how many different
+ * next blocks were seen after it (2 bits: a fork), and up to
  * PROXY_PREFIX_OWNERS owners, newest first.
+ *
+ * A block's children are counted when an insert makes a new entry right
+ * after it: one conversation's turns only ever extend its prompt, so its
+ * blocks get one child each; a prefix that several different prompts
+ * share (a system prompt) gets one child per prompt. An entry evicted and
+ * made again counts twice: the table can take a prefix for shared that is
+ * not, never the reverse.
  */
 #include "proxy_prefix.h"
 
@@ -127,11 +135,16 @@ void proxy_prefix_sep(struct proxy_prefix_hasher *ph)
 
 /* ---------------------------------------------------------------- table */
 
+#define TICK_MASK ((1u << 30) - 1)
+
 struct entry {
 	uint64_t key;                         /* block hash; 0: free */
-	uint32_t tick;                        /* insert counter when last credited */
+	uint32_t tick : 30;                   /* insert counter when last credited (low bits) */
+	uint32_t kids : 2;                    /* different next blocks seen: 0, 1, 2 (or more) */
 	uint32_t own[PROXY_PREFIX_OWNERS];    /* newest first; 0: none */
 };
+
+_Static_assert(sizeof(struct entry) == 32, "a table entry is 32 bytes");
 
 struct slot {
 	uint32_t gen;       /* generation of the current (or last) owner */
@@ -265,15 +278,16 @@ static bool has_owner(const struct entry *e, uint32_t owner)
 	return false;
 }
 
-void proxy_prefix_match(const struct proxy_prefix_table *t, const uint64_t *h, unsigned nh,
-			const uint32_t *owners, unsigned nown, unsigned *matched)
+unsigned proxy_prefix_match(const struct proxy_prefix_table *t, const uint64_t *h, unsigned nh,
+			    const uint32_t *owners, unsigned nown, unsigned *matched)
 {
+	unsigned shared = 0;
 	for (unsigned i = 0; i < nown; i++)
 		matched[i] = 0;
 	for (unsigned b = 0; b < nh; b++) {
 		const struct entry *e = find(t, h[b]);
 		if (!e)
-			return;
+			break;
 		bool any = false;
 		for (unsigned i = 0; i < nown; i++) {
 			if (matched[i] == b && owners[i] && has_owner(e, owners[i])) {
@@ -282,16 +296,20 @@ void proxy_prefix_match(const struct proxy_prefix_table *t, const uint64_t *h, u
 			}
 		}
 		if (!any)
-			return;
+			break;
+		if (e->kids >= 2)
+			shared = b + 1;
 	}
+	return shared;
 }
 
 /* The entry for KEY, made when missing (evicting the least recently
- * credited entry of a full window). */
-static struct entry *get(struct proxy_prefix_table *t, uint64_t key)
+ * credited entry of a full window); *MADE tells which. */
+static struct entry *get(struct proxy_prefix_table *t, uint64_t key, bool *made)
 {
 	struct entry *e = &t->e[key & (t->cap - 1)], *free_e = NULL, *old = NULL;
 	uint32_t oldest = 0;
+	*made = false;
 	for (int i = 0; i < PROBE; i++) {
 		if (e[i].key == key)
 			return &e[i];
@@ -300,7 +318,7 @@ static struct entry *get(struct proxy_prefix_table *t, uint64_t key)
 				free_e = &e[i];
 			continue;
 		}
-		uint32_t age = t->tick - e[i].tick;
+		uint32_t age = (t->tick - e[i].tick) & TICK_MASK;
 		if (!old || age > oldest) {
 			old = &e[i];
 			oldest = age;
@@ -318,6 +336,7 @@ static struct entry *get(struct proxy_prefix_table *t, uint64_t key)
 	}
 	memset(n, 0, sizeof *n);
 	n->key = key;
+	*made = true;
 	return n;
 }
 
@@ -327,9 +346,16 @@ void proxy_prefix_insert(struct proxy_prefix_table *t, const uint64_t *h, unsign
 	if (!owner || !nh)
 		return;
 	t->tick++;
+	struct entry *prev = NULL;
 	for (unsigned b = 0; b < nh; b++) {
-		struct entry *e = get(t, h[b]);
-		e->tick = t->tick;
+		bool made;
+		struct entry *e = get(t, h[b], &made);
+		/* A new block after block b - 1 (still there: making E may have
+		 * evicted it): one more child of that prefix. */
+		if (made && prev && prev != e && prev->key == h[b - 1] && prev->kids < 2)
+			prev->kids++;
+		prev = e;
+		e->tick = t->tick & TICK_MASK;
 		int at = PROXY_PREFIX_OWNERS - 1;
 		for (int k = 0; k < PROXY_PREFIX_OWNERS; k++)
 			if (e->own[k] == owner) {

@@ -10,8 +10,9 @@
  * hashes of blocks 0..i, so it stands for the whole prefix up to the end
  * of block i. A trailing partial block is not hashed.
  *
- * The table maps a block hash to the few workers (owners) most recently
- * sent a prompt with that prefix, newest first. It has a fixed number of
+ * The table maps a block hash to the few workers (owners) that most
+ * recently answered a prompt with that prefix, newest first, and notes
+ * the prefixes that different prompts continue differently (forks). It has a fixed number of
  * entries; a full probe window evicts its least recently used entry, so
  * the table forgets old prefixes roughly as the engines' LRU caches do.
  * Per owner it counts the blocks credited to it (a proxy for how full its
@@ -82,11 +83,15 @@ void proxy_prefix_owner_free(struct proxy_prefix_table *t, uint32_t owner);
 uint64_t proxy_prefix_owner_blocks(const struct proxy_prefix_table *t, uint32_t owner);
 
 /* For each of the NOWN candidates OWNERS[i], sets MATCHED[i] to how many
- * leading blocks of the prompt H[0..NH) the table credits it with. */
-void proxy_prefix_match(const struct proxy_prefix_table *t, const uint64_t *h, unsigned nh,
-			const uint32_t *owners, unsigned nown, unsigned *matched);
+ * leading blocks of the prompt H[0..NH) the table credits it with.
+ * Returns how many leading blocks, within the longest of those matches,
+ * form a prefix that different prompts share: up to the deepest block
+ * the table has seen followed by two or more different blocks (a system
+ * prompt that many conversations start with); 0 when none. */
+unsigned proxy_prefix_match(const struct proxy_prefix_table *t, const uint64_t *h, unsigned nh,
+			    const uint32_t *owners, unsigned nown, unsigned *matched);
 
-/* Credits OWNER with every block of H[0..NH) (the prompt was sent to it):
+/* Credits OWNER with every block of H[0..NH) (its worker answered the prompt):
  * OWNER becomes the newest owner of each, and the entries the newest. */
 void proxy_prefix_insert(struct proxy_prefix_table *t, const uint64_t *h, unsigned nh,
 			 uint32_t owner);

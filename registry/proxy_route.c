@@ -58,27 +58,52 @@ unsigned proxy_route_session(const struct proxy_cand *c, unsigned n, uint64_t ke
 	return best;
 }
 
+/* Whether LOAD is imbalanced against the least load LO of the N
+ * candidates whose loads sum to SUM: more than imbalance_abs beyond LO,
+ * or beyond the mean load (rounded up, at least 2) when that is smaller,
+ * so that the bound means something with few requests in flight; and
+ * more than imbalance_rel times LO. */
+static bool over(int64_t load, int64_t lo, int64_t sum, unsigned n,
+		 const struct proxy_route_params *p)
+{
+	int64_t abs = p->imbalance_abs, mean = sum > 0 ? (sum + n - 1) / n : 0;
+	if (mean < 2)
+		mean = 2;
+	if (mean < abs)
+		abs = mean;
+	return load - lo > abs && (double)load > p->imbalance_rel * (double)lo;
+}
+
 bool proxy_route_imbalanced(const struct proxy_cand *c, unsigned n,
 			    const struct proxy_route_params *p)
 {
-	int64_t lo = c[0].load, hi = c[0].load;
-	for (unsigned i = 1; i < n; i++) {
+	int64_t lo = c[0].load, hi = c[0].load, sum = 0;
+	for (unsigned i = 0; i < n; i++) {
 		if (c[i].load < lo)
 			lo = c[i].load;
 		if (c[i].load > hi)
 			hi = c[i].load;
+		sum += c[i].load > 0 ? c[i].load : 0;
 	}
-	return hi - lo > p->imbalance_abs && (double)hi > p->imbalance_rel * (double)lo;
+	return over(hi, lo, sum, n, p);
+}
+
+bool proxy_route_overloaded(const struct proxy_cand *c, unsigned n, unsigned k,
+			    const struct proxy_route_params *p)
+{
+	int64_t lo = c[0].load, sum = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (c[i].load < lo)
+			lo = c[i].load;
+		sum += c[i].load > 0 ? c[i].load : 0;
+	}
+	return over(c[k].load, lo, sum, n, p);
 }
 
 unsigned proxy_route_cache_aware(const struct proxy_cand *c, unsigned n, unsigned nblocks,
-				 const struct proxy_route_params *p, uint64_t spread,
-				 enum proxy_why *why)
+				 unsigned shared, const struct proxy_route_params *p,
+				 uint64_t spread, uint64_t *next_new, enum proxy_why *why)
 {
-	if (n > 1 && proxy_route_imbalanced(c, n, p)) {
-		*why = PROXY_WHY_IMBALANCED;
-		return proxy_route_least_load(c, n, spread);
-	}
 	/* The longest match; among equals the least loaded, then a hash. */
 	unsigned best = 0;
 	for (unsigned i = 1; i < n; i++) {
@@ -89,21 +114,19 @@ unsigned proxy_route_cache_aware(const struct proxy_cand *c, unsigned n, unsigne
 		       mix(spread ^ c[i].id_hash) > mix(spread ^ c[best].id_hash)))))
 			best = i;
 	}
-	if (nblocks && c[best].matched &&
+	if (nblocks && c[best].matched > shared &&
 	    (double)c[best].matched >= p->cache_threshold * (double)nblocks) {
+		if (n > 1 && proxy_route_overloaded(c, n, best, p)) {
+			*why = PROXY_WHY_IMBALANCED;
+			return proxy_route_least_load(c, n, spread);
+		}
 		*why = PROXY_WHY_CACHE_HIT;
 		return best;
 	}
-	/* A new prefix: the least loaded; among equals, rendezvous on SPREAD. */
+	/* A new prefix, or only one that many prompts share: the least loaded,
+	 * equals in turn. */
 	*why = PROXY_WHY_CACHE_MISS;
-	best = 0;
-	for (unsigned i = 1; i < n; i++) {
-		if (c[i].load < c[best].load ||
-		    (c[i].load == c[best].load &&
-		     mix(spread ^ c[i].id_hash) > mix(spread ^ c[best].id_hash)))
-			best = i;
-	}
-	return best;
+	return proxy_route_least_load(c, n, (*next_new)++);
 }
 
 /* ---------------------------------------------------------------- outliers */
@@ -117,11 +140,15 @@ void proxy_outlier_success(struct proxy_outlier *o)
 {
 	o->fails = 0;
 	o->ejections = 0;
+	o->score -= (o->score + 15) / 16; /* reaches 0 */
 }
 
 bool proxy_outlier_failure(struct proxy_outlier *o, int64_t now_ms,
 			   const struct proxy_outlier_params *p)
 {
+	o->score += (PROXY_SCORE_ONE - o->score + 15) / 16;
+	if (o->score > PROXY_SCORE_ONE)
+		o->score = PROXY_SCORE_ONE;
 	if (proxy_outlier_ejected(o, now_ms))
 		return false; /* requests sent before the ejection */
 	o->fails++;

@@ -41,6 +41,10 @@ enum fw_mode {
 	FW_BAD,   /* resets, hangs, 502s, 500s before any byte */
 	FW_CUT,   /* streams are cut after their first chunks */
 	FW_SLOW,  /* streams take a chunk every 50 ms */
+	FW_ALT,   /* every other request a 500, before any byte */
+	FW_DEAD,  /* always 503 */
+	FW_GARBAGE,      /* 200 with a body that is not JSON; streams: a first event that is not */
+	FW_GARBAGE_LATE, /* the same, but streams have a good first event, then a broken one */
 };
 
 struct fw {
@@ -108,6 +112,25 @@ static void fw_handler(struct httpd_req *req, void *arg)
 	bool stream = strstr(body, "\"stream\":true") != NULL;
 	int r = rand_r(&seed) % 100;
 	f->requests++;
+	if (f->mode == FW_GARBAGE || f->mode == FW_GARBAGE_LATE) {
+		static const char bad[] = "\xff\xfe{\"choices\": [garbage\x01 ]]}";
+		if (!stream) {
+			httpd_reply(req, 200, "application/json", bad, sizeof bad - 1);
+			return;
+		}
+		httpd_stream_start(req, 200, "text/event-stream");
+		if (f->mode == FW_GARBAGE_LATE)
+			httpd_stream_write(req, "data: {\"n\":0}\n\n", 15);
+		httpd_stream_write(req, "data: ", 6);
+		httpd_stream_write(req, bad, sizeof bad - 1);
+		httpd_stream_write(req, "\n\n", 2);
+		httpd_stream_end(req);
+		return;
+	}
+	if (f->mode == FW_DEAD || (f->mode == FW_ALT && f->requests % 2 == 1)) {
+		httpd_reply(req, 500, "application/json", "{\"error\":{}}", 12);
+		return;
+	}
 	if (f->mode == FW_FLAKY && r < 50) {
 		httpd_reply(req, r < 25 ? 500 : 503, "application/json", "{\"error\":{}}", 12);
 		return;
@@ -426,6 +449,171 @@ START_TEST(test_faults_hidden_and_no_leak)
 }
 END_TEST
 
+START_TEST(test_retries_avoid_flaky_workers)
+{
+	/* One healthy worker and five that fail every other request, with
+	 * the default 3 attempts and no ejection: a retry must go to the
+	 * worker with the better record, not to one whose last answer
+	 * happened to be good (a flaky worker's streak of failures is 0 after
+	 * each success, and then its next answer fails). */
+	cfg.proxy.attempts = 3;
+	cfg.proxy.eject_after = 0;
+	struct fw *fws[6] = {fw_start("5.n1.0", FW_ALT), fw_start("5.n2.0", FW_ALT),
+			     fw_start("5.n3.0", FW_OK),  fw_start("5.n4.0", FW_ALT),
+			     fw_start("5.n5.0", FW_ALT), fw_start("5.n6.0", FW_ALT)};
+	for (int i = 0; i < 6; i++)
+		fw_register(fws[i], "alt");
+	struct httpc *hc = httpc_new(base, NULL);
+	const char *policies[] = {"round_robin", "cache_aware", "least_load"};
+	/* 24 first requests make every worker's record (with no record yet
+	 * nothing tells the healthy worker from the others); the next 120
+	 * must all succeed. */
+	enum { WARM = 24, N = WARM + 120 };
+	struct call *calls = calloc(N, sizeof *calls);
+	for (int i = 0; i < N; i++) {
+		/* One at a time: the same order on every run. */
+		calls[i].cancel_after = -1;
+		policy_hdr = policies[i % 3];
+		start_call(hc, &calls[i], "alt", i % 2 == 0, NULL);
+		run_calls(5);
+	}
+	policy_hdr = NULL;
+	int failed = 0;
+	for (int i = 0; i < N; i++) {
+		if (i >= WARM && (calls[i].err != HTTPC_OK || calls[i].status != 200))
+			failed++;
+		buf_free(&calls[i].body);
+	}
+	ck_assert_msg(failed == 0, "%d of %d requests failed with a healthy worker there", failed,
+		      N - WARM);
+	free(calls);
+	httpc_free(hc);
+	for (int i = 0; i < 6; i++)
+		fw_stop(fws[i]);
+}
+END_TEST
+
+START_TEST(test_prefix_credit_only_answers)
+{
+	/* The cache-aware table credits a prompt's blocks to the worker that
+	 * answered it, never to one whose attempt failed and was retried. */
+	cfg.proxy.eject_after = 0;
+	struct fw *dead = fw_start("6.n1.0", FW_DEAD), *ok = fw_start("6.n2.0", FW_OK);
+	fw_register(dead, "d");
+	fw_register(ok, "d");
+	struct httpc *hc = httpc_new(base, NULL);
+	struct call calls[6];
+	memset(calls, 0, sizeof calls);
+	policy_hdr = "round_robin"; /* every other first attempt to the dead one */
+	for (int i = 0; i < 6; i++) {
+		calls[i].cancel_after = -1;
+		start_call(hc, &calls[i], "d", i % 2 == 0, NULL);
+		run_calls(5);
+		ck_assert_int_eq(calls[i].status, 200);
+		ck_assert_str_eq(calls[i].worker, "6.n2.0");
+		buf_free(&calls[i].body);
+	}
+	policy_hdr = NULL;
+	ck_assert_uint_ge(dead->requests, 1);
+	char *m = metrics();
+	const char *line = strstr(m, "elastic_proxy_worker_prefix_blocks{pool=\"d\",worker=\"6.n1.0\"}");
+	ck_assert_ptr_nonnull(line);
+	ck_assert_msg(strncmp(strchr(line, '}'), "} 0\n", 4) == 0, "the failed worker is credited: %.80s",
+		      line);
+	ck_assert_ptr_null(strstr(m, "elastic_proxy_worker_prefix_blocks{pool=\"d\",worker=\"6.n2.0\"} 0\n"));
+	free(m);
+	httpc_free(hc);
+	fw_stop(dead);
+	fw_stop(ok);
+}
+END_TEST
+
+/* Starts one call and runs it to its end. */
+static void one_call(struct httpc *hc, struct call *c, const char *model, bool stream)
+{
+	memset(c, 0, sizeof *c);
+	c->cancel_after = -1;
+	start_call(hc, c, model, stream, NULL);
+	run_calls(5);
+}
+
+START_TEST(test_garbage_retried)
+{
+	/* A worker that answers 200 with garbage, fast (least_load favours
+	 * it): the proxy checks a JSON body and a stream's first event before
+	 * passing them on, retries on the healthy worker, and ejects it. */
+	struct fw *ok = fw_start("7.n1.0", FW_OK), *bad = fw_start("7.n2.0", FW_GARBAGE);
+	fw_register(ok, "g");
+	fw_register(bad, "g");
+	struct httpc *hc = httpc_new(base, NULL);
+	policy_hdr = "least_load";
+	for (int i = 0; i < 30; i++) {
+		struct call c;
+		one_call(hc, &c, "g", i % 2 == 1);
+		ck_assert_int_eq(c.err, HTTPC_OK);
+		ck_assert_int_eq(c.status, 200);
+		ck_assert_str_eq(c.worker, "7.n1.0");
+		if (i % 2 == 1)
+			ck_assert_msg(stream_complete(&c.body), "call %d: %s", i, c.body.data);
+		else
+			ck_assert_str_eq(c.body.data, "{\"ok\":true,\"w\":\"7.n1.0\"}");
+		buf_free(&c.body);
+	}
+	policy_hdr = NULL;
+	ck_assert_uint_ge(bad->requests, 2);
+	char *m = metrics();
+	ck_assert(strstr(m, "elastic_proxy_retries_total{pool=\"g\",cause=\"bad_response\"}"));
+	ck_assert(strstr(m, "elastic_proxy_worker_ejections_total{pool=\"g\",worker=\"7.n2.0\"}"));
+	ck_assert_ptr_null(strstr(m, "elastic_proxy_errors_total{pool=\"g\",cause=\"bad_response\"}"));
+	/* Nothing of its answers was credited to it. */
+	const char *line = strstr(m, "elastic_proxy_worker_prefix_blocks{pool=\"g\",worker=\"7.n2.0\"}");
+	ck_assert_ptr_nonnull(line);
+	ck_assert(strncmp(strchr(line, '}'), "} 0\n", 4) == 0);
+	free(m);
+	httpc_free(hc);
+	fw_stop(ok);
+	fw_stop(bad);
+}
+END_TEST
+
+START_TEST(test_garbage_only)
+{
+	/* Nobody answers well: 502 in OpenAI's JSON, never the garbage. A
+	 * stream whose first event is good but whose end is broken has passed
+	 * to the client already: it gets what came, and the worker counts as
+	 * failing (ejected after eject_after such streams). */
+	cfg.proxy.eject_after = 2;
+	struct fw *bad = fw_start("8.n1.0", FW_GARBAGE), *late = fw_start("8.n2.0", FW_GARBAGE_LATE);
+	fw_register(bad, "bad");
+	fw_register(late, "late");
+	struct httpc *hc = httpc_new(base, NULL);
+	for (int stream = 0; stream < 2; stream++) {
+		struct call c;
+		one_call(hc, &c, "bad", stream);
+		ck_assert_int_eq(c.status, 502);
+		ck_assert_msg(strstr(c.body.data, "answered 200 but its"), "%s", c.body.data);
+		ck_assert(strstr(c.body.data, "\"code\":502"));
+		buf_free(&c.body);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct call c;
+		one_call(hc, &c, "late", true);
+		ck_assert_int_eq(c.status, 200);
+		ck_assert(strncmp(c.body.data, "data: {\"n\":0}\n\ndata: \xff", 21) == 0);
+		ck_assert_ptr_null(strstr(c.body.data, "[DONE]"));
+		buf_free(&c.body);
+	}
+	char *m = metrics();
+	ck_assert(strstr(m, "elastic_proxy_errors_total{pool=\"bad\",cause=\"bad_response\"} 2\n"));
+	ck_assert(strstr(m, "elastic_proxy_errors_total{pool=\"late\",cause=\"bad_response\"} 2\n"));
+	ck_assert(strstr(m, "elastic_proxy_worker_ejections_total{pool=\"late\",worker=\"8.n2.0\"} 1\n"));
+	free(m);
+	httpc_free(hc);
+	fw_stop(bad);
+	fw_stop(late);
+}
+END_TEST
+
 START_TEST(test_stream_cut_and_no_leak)
 {
 	/* Streams cut after their first chunks cannot be retried: the client
@@ -562,6 +750,10 @@ Suite *suite_proxy(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_faults_hidden_and_no_leak);
+	tcase_add_test(tc, test_retries_avoid_flaky_workers);
+	tcase_add_test(tc, test_prefix_credit_only_answers);
+	tcase_add_test(tc, test_garbage_retried);
+	tcase_add_test(tc, test_garbage_only);
 	tcase_add_test(tc, test_stream_cut_and_no_leak);
 	tcase_add_test(tc, test_wait_for_worker);
 	tcase_add_test(tc, test_shutdown_ends_everything);

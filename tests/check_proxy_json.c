@@ -261,6 +261,30 @@ START_TEST(test_mutations)
 }
 END_TEST
 
+START_TEST(test_check_response)
+{
+	/* proxy_json_check: a worker's answer, where no key means anything. */
+	char err[200];
+	const char *good[] = {
+		"{\"id\":\"x\",\"object\":\"chat.completion\",\"model\":\"m\",\"choices\":[]}",
+		"{\"model\":\"a\",\"model\":\"b\"}",           /* twice: not checked */
+		"{\"stream\":3,\"user\":[1],\"messages\":{}}", /* any type */
+		" {} ",
+	};
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+		ck_assert_msg(proxy_json_check(good[i], strlen(good[i]), err, sizeof err) == 0, "%s: %s",
+			      good[i], err);
+	const char *bad[] = {"", "[]", "\"x\"", "{", "\xff\xfe{\"choices\": [garbage\x01 ]]}",
+			     "{\"a\":1} x", "<html>"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		ck_assert_msg(proxy_json_check(bad[i], strlen(bad[i]), err, sizeof err) < 0, "%s", bad[i]);
+	ck_assert_int_lt(proxy_json_check(NULL, 0, err, sizeof err), 0);
+	ck_assert_str_eq(err, "invalid JSON at byte 0: empty body");
+	ck_assert_int_lt(proxy_json_check("[1]", 3, err, sizeof err), 0);
+	ck_assert_str_eq(err, "the body is not a JSON object");
+}
+END_TEST
+
 Suite *suite_proxy_json(void)
 {
 	Suite *s = suite_create("proxy_json");
@@ -274,6 +298,7 @@ Suite *suite_proxy_json(void)
 	tcase_add_test(tc, test_depth);
 	tcase_add_test(tc, test_prefixes);
 	tcase_add_test(tc, test_mutations);
+	tcase_add_test(tc, test_check_response);
 	suite_add_tcase(s, tc);
 	return s;
 }

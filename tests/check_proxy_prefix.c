@@ -131,6 +131,44 @@ START_TEST(test_match_insert)
 }
 END_TEST
 
+START_TEST(test_shared_prefix)
+{
+	/* A system prompt of 8 blocks; conversations continue it differently;
+	 * each conversation's later turns extend its own prompt. */
+	struct proxy_prefix_table *t = proxy_prefix_new(4096);
+	uint32_t w[2] = {proxy_prefix_owner_new(t), proxy_prefix_owner_new(t)};
+	unsigned m[2];
+	uint64_t c[3][20];
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 20; i++)
+			c[k][i] = i < 8 ? 500 + (uint64_t)i : 10000 * (uint64_t)(k + 1) + (uint64_t)i;
+	/* One conversation, turn after turn: nothing is shared. */
+	proxy_prefix_insert(t, c[0], 10, w[0]);
+	proxy_prefix_insert(t, c[0], 14, w[0]);
+	ck_assert_uint_eq(proxy_prefix_match(t, c[0], 20, w, 2, m), 0);
+	ck_assert_uint_eq(m[0], 14);
+	/* A second conversation's first turn: matches the system prompt only,
+	 * not shared yet (one continuation seen). */
+	ck_assert_uint_eq(proxy_prefix_match(t, c[1], 10, w, 2, m), 0);
+	ck_assert_uint_eq(m[0], 8);
+	proxy_prefix_insert(t, c[1], 10, w[1]);
+	/* Now the 8 blocks are a prefix that two prompts continue: shared. */
+	ck_assert_uint_eq(proxy_prefix_match(t, c[2], 10, w, 2, m), 8);
+	ck_assert(m[0] == 8 && m[1] == 8);
+	/* A conversation's own next turn matches beyond the shared part. */
+	ck_assert_uint_eq(proxy_prefix_match(t, c[0], 20, w, 2, m), 8);
+	ck_assert(m[0] == 14 && m[1] == 8);
+	/* Crediting the same prompt again adds no fork. */
+	proxy_prefix_insert(t, c[0], 14, w[1]);
+	proxy_prefix_insert(t, c[0], 14, w[0]);
+	ck_assert_uint_eq(proxy_prefix_match(t, c[0], 20, w, 2, m), 8);
+	/* No match, nothing shared. */
+	uint64_t other[3] = {1, 2, 3};
+	ck_assert_uint_eq(proxy_prefix_match(t, other, 3, w, 2, m), 0);
+	proxy_prefix_free(t);
+}
+END_TEST
+
 START_TEST(test_owner_list_mru)
 {
 	struct proxy_prefix_table *t = proxy_prefix_new(1);
@@ -225,6 +263,7 @@ Suite *suite_proxy_prefix(void)
 	tcase_add_test(tc, test_blocks);
 	tcase_add_test(tc, test_separators);
 	tcase_add_test(tc, test_match_insert);
+	tcase_add_test(tc, test_shared_prefix);
 	tcase_add_test(tc, test_owner_list_mru);
 	tcase_add_test(tc, test_capacity_lru);
 	tcase_add_test(tc, test_owner_reuse);

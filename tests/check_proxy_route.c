@@ -96,11 +96,59 @@ START_TEST(test_imbalance)
 	c[0].load = 0;
 	c[1].load = 17;
 	ck_assert(proxy_route_imbalanced(c, 2, &p));
+	/* Few requests in flight: the mean load bounds the difference. */
+	c[0].load = 1;
+	c[1].load = 6;
+	c[2].load = 1; /* mean 3 (rounded up): 6 - 1 > 3, 6 > 1.5 */
+	ck_assert(proxy_route_imbalanced(c, 3, &p));
+	ck_assert(proxy_route_overloaded(c, 3, 1, &p));
+	ck_assert(!proxy_route_overloaded(c, 3, 0, &p));
+	c[0].load = c[2].load = 2;
+	c[1].load = 5; /* mean 3: 5 - 2 is not more than 3 */
+	ck_assert(!proxy_route_imbalanced(c, 3, &p));
+	c[0].load = c[2].load = 0;
+	c[1].load = 2; /* the mean counts as at least 2 */
+	ck_assert(!proxy_route_imbalanced(c, 3, &p));
+	c[1].load = 3;
+	ck_assert(proxy_route_imbalanced(c, 3, &p));
+}
+END_TEST
+
+/* The same long prompt from 16 clients at once, all kept in flight: the
+ * worker that holds it takes more than the others, but the relative bound
+ * stops it taking all 16 (imbalance_abs alone never fires here). */
+START_TEST(test_cache_aware_hot_prompt)
+{
+	uint64_t nn = 0; /* the pool's counter of new conversations */
+	struct proxy_route_params p;
+	proxy_route_params_default(&p);
+	struct proxy_cand c[4];
+	cands(c, 4);
+	unsigned hits = 0;
+	for (int r = 0; r < 16; r++) {
+		c[0].matched = 10; /* worker 0 holds the whole prompt */
+		enum proxy_why why;
+		unsigned k = proxy_route_cache_aware(c, 4, 10, 0, &p, 77, &nn, &why);
+		hits += why == PROXY_WHY_CACHE_HIT;
+		c[k].load++;
+	}
+	ck_assert_int_ge(c[0].load, 5);
+	ck_assert_int_le(c[0].load, 7);
+	ck_assert_uint_ge(hits, 5);
+	for (int i = 1; i < 4; i++)
+		ck_assert_int_ge(c[i].load, 3);
+	/* One worker holds it and the others are as busy: affinity. */
+	for (int i = 0; i < 4; i++)
+		c[i].load = 4;
+	enum proxy_why why;
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 4, 10, 0, &p, 77, &nn, &why), 0);
+	ck_assert_int_eq(why, PROXY_WHY_CACHE_HIT);
 }
 END_TEST
 
 START_TEST(test_cache_aware)
 {
+	uint64_t nn = 0; /* the pool's counter of new conversations */
 	struct proxy_route_params p;
 	proxy_route_params_default(&p);
 	struct proxy_cand c[3];
@@ -111,44 +159,49 @@ START_TEST(test_cache_aware)
 	c[0].matched = 3;
 	c[1].matched = 8;
 	c[2].matched = 0;
+	c[0].load = 3;
 	c[1].load = 6;
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, &p, 0, &why), 1);
+	c[2].load = 3;
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, 0, &p, 0, &nn, &why), 1);
 	ck_assert_int_eq(why, PROXY_WHY_CACHE_HIT);
 	/* Below the threshold: a miss, to the least loaded. */
 	c[1].matched = 4;
 	c[0].load = 2;
 	c[2].load = 1;
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, &p, 0, &why), 2);
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, 0, &p, 0, &nn, &why), 2);
 	ck_assert_int_eq(why, PROXY_WHY_CACHE_MISS);
-	/* Equal loads: the prompt's hash decides, the same for the same prompt. */
+	/* Equal loads: new prompts take the equals in turn. */
 	c[0].load = c[1].load = c[2].load = 0;
-	unsigned first = proxy_route_cache_aware(c, 3, 10, &p, 12345, &why);
-	ck_assert_int_eq(why, PROXY_WHY_CACHE_MISS);
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, &p, 12345, &why), first);
+	unsigned seen3[3] = {0};
+	for (int i = 0; i < 3; i++) {
+		seen3[proxy_route_cache_aware(c, 3, 10, 0, &p, 12345, &nn, &why)]++;
+		ck_assert_int_eq(why, PROXY_WHY_CACHE_MISS);
+	}
+	ck_assert(seen3[0] == 1 && seen3[1] == 1 && seen3[2] == 1);
 	/* Imbalance overrides affinity. */
 	c[1].matched = 10;
 	c[1].load = 40;
 	c[0].load = 3;
 	c[2].load = 5;
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, &p, 0, &why), 0);
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, 0, &p, 0, &nn, &why), 0);
 	ck_assert_int_eq(why, PROXY_WHY_IMBALANCED);
 	/* Two workers hold the whole prompt: the less loaded one. */
 	c[1].load = 4;
 	c[2].matched = 10;
 	c[2].load = 2;
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, &p, 0, &why), 2);
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 3, 10, 0, &p, 0, &nn, &why), 2);
 	ck_assert_int_eq(why, PROXY_WHY_CACHE_HIT);
 	/* No blocks at all (a short prompt): spread over equals. */
 	cands(c, 3);
 	unsigned seen[3] = {0};
 	for (uint64_t s = 0; s < 300; s++) {
-		seen[proxy_route_cache_aware(c, 3, 0, &p, s, &why)]++;
+		seen[proxy_route_cache_aware(c, 3, 0, 0, &p, s, &nn, &why)]++;
 		ck_assert_int_eq(why, PROXY_WHY_CACHE_MISS);
 	}
 	for (int i = 0; i < 3; i++)
-		ck_assert_msg(seen[i] > 50, "worker %d: %u of 300", i, seen[i]);
+		ck_assert_msg(seen[i] == 100, "worker %d: %u of 300", i, seen[i]);
 	/* One candidate. */
-	ck_assert_uint_eq(proxy_route_cache_aware(c, 1, 5, &p, 9, &why), 0);
+	ck_assert_uint_eq(proxy_route_cache_aware(c, 1, 5, 0, &p, 9, &nn, &why), 0);
 }
 END_TEST
 
@@ -156,6 +209,7 @@ END_TEST
  * worker that served their first turn; round robin scatters them. */
 START_TEST(test_cache_aware_conversations)
 {
+	uint64_t nn = 0; /* the pool's counter of new conversations */
 	struct proxy_prefix_table *t = proxy_prefix_new(4096);
 	struct proxy_route_params p;
 	proxy_route_params_default(&p);
@@ -175,11 +229,12 @@ START_TEST(test_cache_aware_conversations)
 			for (int b = 0; b <= turn; b++)
 				h[b] = proxy_prefix_hash64(&b, sizeof b, (uint64_t)conv * 131 + 1) | 1;
 			unsigned m[4];
-			proxy_prefix_match(t, h, (unsigned)turn + 1, owners, 4, m);
+			unsigned shared = proxy_prefix_match(t, h, (unsigned)turn + 1, owners, 4, m);
 			for (int i = 0; i < 4; i++)
 				c[i].matched = m[i];
 			enum proxy_why why;
-			unsigned w = proxy_route_cache_aware(c, 4, (unsigned)turn + 1, &p, h[turn], &why);
+			unsigned w = proxy_route_cache_aware(c, 4, (unsigned)turn + 1, shared, &p, h[turn],
+							     &nn, &why);
 			proxy_prefix_insert(t, h, (unsigned)turn + 1, owners[w]);
 			if (turn == 0) {
 				home[conv] = w;
@@ -196,12 +251,73 @@ START_TEST(test_cache_aware_conversations)
 	}
 	ck_assert_int_eq(hits, 5 * 15);
 	ck_assert_int_lt(rr_same, 5 * 15 / 2);
-	/* New conversations spread over the workers (by their hash). */
+	/* New conversations spread over the workers (in turn). */
 	unsigned per[4] = {0};
 	for (int conv = 0; conv < 15; conv++)
 		per[home[conv]]++;
 	for (int i = 0; i < 4; i++)
 		ck_assert_msg(per[i] >= 1, "worker %d is home to %u conversations", i, per[i]);
+	proxy_prefix_free(t);
+}
+END_TEST
+
+/* Conversations behind a long system prompt that all of them share,
+ * arriving one at a time (nothing in flight, so the load never tells the
+ * workers apart): the system prompt must not pull them all to the worker
+ * that computed it first; each conversation still keeps to its worker. */
+START_TEST(test_cache_aware_shared_prefix)
+{
+	uint64_t nn = 0; /* the pool's counter of new conversations */
+	struct proxy_prefix_table *t = proxy_prefix_new(1 << 16);
+	struct proxy_route_params p;
+	proxy_route_params_default(&p);
+	struct proxy_cand c[4];
+	cands(c, 4);
+	uint32_t owners[4];
+	for (int i = 0; i < 4; i++)
+		c[i].owner = owners[i] = proxy_prefix_owner_new(t);
+	enum { SYS = 64, TURN = 10, TURNS = 4, CONV = 32 };
+	uint64_t h[SYS + TURN * TURNS];
+	/* Worker 0 answered long prompts before (the table still credits
+	 * them, the engine may long have evicted them): no reason to starve
+	 * it of new conversations. */
+	uint64_t old[2000];
+	for (int b = 0; b < 2000; b++)
+		old[b] = proxy_prefix_hash64(&b, sizeof b, 99) | 1;
+	proxy_prefix_insert(t, old, 2000, owners[0]);
+	for (int b = 0; b < SYS; b++)
+		h[b] = proxy_prefix_hash64(&b, sizeof b, 3) | 1;
+	unsigned per[4] = {0}, misses = 0;
+	for (int conv = 0; conv < CONV; conv++) {
+		unsigned home = 99;
+		for (int turn = 0; turn < TURNS; turn++) {
+			/* The system prompt, then TURN blocks of this conversation a turn. */
+			unsigned nb = SYS + TURN * ((unsigned)turn + 1);
+			for (unsigned b = SYS; b < nb; b++)
+				h[b] = proxy_prefix_hash64(&b, sizeof b, (uint64_t)conv * 7919 + 11) | 1;
+			unsigned m[4];
+			unsigned shared = proxy_prefix_match(t, h, nb, owners, 4, m);
+			for (int i = 0; i < 4; i++)
+				c[i].matched = m[i];
+			enum proxy_why why;
+			unsigned w = proxy_route_cache_aware(c, 4, nb, shared, &p, h[nb - 1], &nn, &why);
+			proxy_prefix_insert(t, h, nb, owners[w]);
+			if (turn == 0) {
+				home = w;
+				per[w]++;
+				misses += why == PROXY_WHY_CACHE_MISS;
+			} else {
+				ck_assert_uint_eq(w, home);
+				ck_assert_int_eq(why, PROXY_WHY_CACHE_HIT);
+			}
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(per[i] >= CONV / 4 - 1 && per[i] <= CONV / 4 + 1,
+			      "worker %d is home to %u of %d conversations", i, per[i], CONV);
+	/* The second conversation follows the first (the prompt is not known
+	 * to be shared yet); every later one is a new conversation. */
+	ck_assert_uint_ge(misses, CONV - 1);
 	proxy_prefix_free(t);
 }
 END_TEST
@@ -246,6 +362,43 @@ START_TEST(test_outlier)
 		ck_assert(!proxy_outlier_failure(&q, 0, &never));
 	ck_assert(!proxy_outlier_ejected(&q, 0));
 	ck_assert_str_eq(proxy_why_name(PROXY_WHY_CACHE_HIT), "cache_hit");
+}
+END_TEST
+
+START_TEST(test_outlier_score)
+{
+	/* The score remembers what the streak forgets: a worker that fails
+	 * every other request keeps a high one, a healthy worker with one
+	 * failure long ago gets back to 0. */
+	struct proxy_outlier flaky = {0}, ok = {0};
+	struct proxy_outlier_params p = {3, 1000, 5000};
+	for (int i = 0; i < 40; i++) {
+		proxy_outlier_failure(&flaky, 0, &p);
+		proxy_outlier_success(&flaky);
+		ck_assert_uint_eq(flaky.fails, 0);
+	}
+	ck_assert_uint_gt(flaky.score, PROXY_SCORE_ONE / 3);
+	ck_assert_uint_le(flaky.score, PROXY_SCORE_ONE / 2);
+	proxy_outlier_failure(&ok, 0, &p);
+	ck_assert_uint_ge(ok.score, PROXY_SCORE_ONE / 16);
+	for (int i = 0; i < 21; i++)
+		proxy_outlier_success(&ok);
+	ck_assert_uint_gt(ok.score, PROXY_RETRY_SLACK); /* still second choice for retries */
+	for (int i = 0; i < 200; i++)
+		proxy_outlier_success(&ok);
+	ck_assert_uint_eq(ok.score, 0);
+	/* Failures while ejected count in the score, not in the streak. */
+	struct proxy_outlier e = {0};
+	for (int i = 0; i < 3; i++)
+		proxy_outlier_failure(&e, 0, &p);
+	ck_assert(proxy_outlier_ejected(&e, 0));
+	uint32_t before = e.score;
+	ck_assert(!proxy_outlier_failure(&e, 10, &p));
+	ck_assert_uint_eq(e.fails, 0);
+	ck_assert_uint_gt(e.score, before);
+	for (int i = 0; i < 1000; i++)
+		proxy_outlier_failure(&e, 10, &p);
+	ck_assert_uint_le(e.score, PROXY_SCORE_ONE);
 	ck_assert_str_eq(proxy_why_name((enum proxy_why)99), "unknown");
 }
 END_TEST
@@ -260,7 +413,10 @@ Suite *suite_proxy_route(void)
 	tcase_add_test(tc, test_imbalance);
 	tcase_add_test(tc, test_cache_aware);
 	tcase_add_test(tc, test_cache_aware_conversations);
+	tcase_add_test(tc, test_cache_aware_shared_prefix);
+	tcase_add_test(tc, test_cache_aware_hot_prompt);
 	tcase_add_test(tc, test_outlier);
+	tcase_add_test(tc, test_outlier_score);
 	suite_add_tcase(s, tc);
 	return s;
 }
