@@ -10,6 +10,9 @@
 #   make demo            the whole flow on the local cluster
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages that are missing
+#   make fuzz            every libFuzzer target for FUZZ_TIME s (60) each
+#   make fuzz-NAME       one of them (tests/fuzz/fuzz_NAME.c)
+#   make fuzz-ci         what CI runs: every target for 60 s, fresh corpora
 #
 # Run one suite: make check-unit CK_RUN_SUITE=toml (and CK_RUN_CASE=...).
 
@@ -86,6 +89,25 @@ UNIT_SRC := $(LIB_SRC) \
 	$(filter-out $(NOT_UNIT),$(foreach d,$(PROG_DIRS) spank,$(wildcard $(d)/*.c))) \
 	$(filter-out tests/toml-decoder.c,$(wildcard tests/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(A)/%.o)
+
+# Fuzz targets (see "fuzzing" below).
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+	-Ilib -Iregistry -Iagent -Isim -Icli -Itests/fuzz $(DEFS) $(PKG_CFLAGS) $(CFLAGS)
+# Targets over code that is not in every checkout yet name the file they need.
+FUZZ_NEEDS_proxy := registry/proxy_json.c
+FUZZ_NEEDS_sse   := cli/bench_sse.c
+FUZZ_ALL  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(foreach t,$(FUZZ_ALL),$(if $(FUZZ_NEEDS_$(t)),$(if $(wildcard $(FUZZ_NEEDS_$(t))),$(t)),$(t)))
+FZ := build/fuzz
+FUZZ_LIB_SRC := $(LIB_SRC) $(filter-out $(NOT_UNIT),$(foreach d,$(PROG_DIRS),$(wildcard $(d)/*.c)))
+FUZZ_LIB := $(FZ)/libfuzzed.a
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FZ)/fuzz_%)
+FUZZ_RUN_FLAGS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+# The unit runner replays their committed inputs (tests/check_fuzz.c).
+UNIT_OBJ += $(patsubst %,$(A)/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS))
 SUITES   := $(patsubst tests/check_%.c,%,$(wildcard tests/check_*.c))
 RUNNER   := tests/check-runner
 
@@ -126,6 +148,12 @@ $(A)/tests:
 	@mkdir -p $@
 $(A)/tests/runner.o: $(A)/tests/suites.h
 $(A)/tests/runner.o: SAN_CFLAGS += -I$(A)/tests
+# The fuzz targets in the runner: each entry point under its own name.
+$(A)/tests/fuzz_targets.h: $(wildcard tests/fuzz/fuzz_*.c) Makefile | $(A)/tests
+	@printf 'FUZZ(%s)\n' $(FUZZ_TARGETS) > $@.tmp && mv $@.tmp $@
+$(A)/tests/check_fuzz.o: $(A)/tests/fuzz_targets.h
+$(A)/tests/check_fuzz.o: SAN_CFLAGS += -I$(A)/tests
+$(A)/tests/fuzz/fuzz_%.o: SAN_CFLAGS += -DLLVMFuzzerTestOneInput=$(patsubst fuzz_%,fuzz_one_%,$(notdir $(basename $@))) -Iregistry -Isim -Icli -Itests/fuzz
 
 $(RUNNER): $(UNIT_OBJ)
 	$(call msg,LINK,$@)$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
@@ -162,6 +190,56 @@ check-toml: tests/toml-decoder
 	@if [ -z "$(TOML_TEST)" ]; then echo "check-toml: cannot find ../shared/toml-test/run" >&2; exit 1; fi
 	@out=$$($(TOML_TEST) tests/toml-decoder); rc=$$?; echo "$$out" | tail -n 20; \
 	 [ $$rc -eq 0 ] && echo "$$out" | tail -n 1 | grep -q ' 0 failed'
+
+# ---------------------------------------------------------------- fuzzing
+# libFuzzer targets tests/fuzz/fuzz_NAME.c, built with clang, libFuzzer,
+# ASan and UBSan over every source except the entry points and the plugin.
+# Seeds: tests/fuzz/corpus/NAME (committed); what a run learns goes to
+# build/fuzz/corpus/NAME, crashes to build/fuzz/crashes/NAME/. A crash's
+# minimized input belongs in tests/fuzz/regress/NAME/ with a unit test:
+# the unit runner replays both folders (tests/check_fuzz.c).
+$(FZ)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(call msg,CC-FUZZ,$<)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_SRC:%.c=$(FZ)/obj/%.o)
+	@rm -f $@
+	$(call msg,AR,$@)$(AR) rcs $@ $^
+
+$(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(call msg,LINK,$@)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
+
+.PHONY: fuzz fuzz-build fuzz-ci
+fuzz-build: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_TARGETS:%=$(FZ)/obj/tests/fuzz/fuzz_%.o)
+
+# Runs one target: seeds first, then FUZZ_TIME s of fuzzing. Fails on a crash.
+define FUZZ_RUN
+.PHONY: fuzz-$(1)
+fuzz-$(1): $(FZ)/fuzz_$(1)
+	@mkdir -p $(FZ)/corpus/$(1) $(FZ)/crashes/$(1)
+	@echo "== fuzz $(1) for $$(FUZZ_TIME) s"
+	@$(FZ)/fuzz_$(1) $$(FUZZ_RUN_FLAGS) -max_total_time=$$(FUZZ_TIME) \
+		-artifact_prefix=$(FZ)/crashes/$(1)/ \
+		$$(if $$(wildcard tests/fuzz/fuzz_$(1).dict),-dict=tests/fuzz/fuzz_$(1).dict) \
+		$(FZ)/corpus/$(1) $$(wildcard tests/fuzz/corpus/$(1) tests/fuzz/regress/$(1)) \
+		> $(FZ)/fuzz_$(1).log 2>&1 \
+	 || { tail -n 40 $(FZ)/fuzz_$(1).log; echo "fuzz $(1): crash, input in $(FZ)/crashes/$(1)/"; exit 1; }
+	@grep -E '^stat::number_of_executed_units|^Done ' $(FZ)/fuzz_$(1).log | tr '\n' ' '; echo
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RUN,$(t))))
+
+# Every target, one at a time (the machine is shared); all of them run
+# even when one crashes, and the result is the worst.
+fuzz: $(FUZZ_BINS)
+	@rc=0; for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-$$t || rc=1; done; \
+	 [ $$rc -eq 0 ] && echo "fuzz: $(words $(FUZZ_TARGETS)) target(s), no crash" || \
+	 { echo "fuzz: crashes found (build/fuzz/crashes/)"; exit 1; }
+
+fuzz-ci:
+	@scripts/deps.sh --check 2>/dev/null || scripts/deps.sh
+	@rm -rf $(FZ)/corpus $(FZ)/crashes
+	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=60
 
 # ---------------------------------------------------------------- cluster
 .PHONY: cluster-up cluster-down
@@ -202,6 +280,6 @@ uninstall:
 # ---------------------------------------------------------------- clean
 .PHONY: clean
 clean:
-	rm -rf $(B) $(A) $(PROGS) $(PLUGIN) $(TOOLS) $(RUNNER)
+	rm -rf $(B) $(A) $(FZ) $(PROGS) $(PLUGIN) $(TOOLS) $(RUNNER)
 
--include $(wildcard $(B)/*/*.d $(A)/*/*.d)
+-include $(wildcard $(B)/*/*.d $(A)/*/*.d $(A)/tests/fuzz/*.d $(FZ)/obj/*/*.d $(FZ)/obj/tests/fuzz/*.d)
