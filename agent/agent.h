@@ -49,10 +49,15 @@ struct agent_load {
 	double prefix_hits;    /* prefix-cache hits (tokens), counter */
 };
 
+/* Bounds of what agent_load_parse() reports, whatever the page says:
+ * requests (running, waiting), and counters (exact in a double). */
+#define AGENT_LOAD_MAX_REQS 1e6
+#define AGENT_LOAD_MAX_COUNT 9007199254740992.0 /* 2^53 */
+
 /* Reads LEN bytes of a Prometheus page from vLLM (either KV name, old or
  * new prefix-cache names, any engine/dp labels), SGLang or elastic-sim into
- * L. Returns 0, or -1 with ERR when the page is malformed or has none of
- * the known gauges. */
+ * L, every value within 0..its bound above (KV use 0..1). Returns 0, or -1
+ * with ERR when the page is malformed or has none of the known gauges. */
 int agent_load_parse(const char *text, size_t len, struct agent_load *l, char *err,
 		     size_t errlen);
 

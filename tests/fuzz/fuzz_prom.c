@@ -62,7 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (agent_load_parse(text, size, &l, err, sizeof err) == 0) {
 		FUZZ_CHECK(l.valid);
 		FUZZ_CHECK(l.running >= 0 && l.waiting >= 0);
+		FUZZ_CHECK(l.running <= AGENT_LOAD_MAX_REQS && l.waiting <= AGENT_LOAD_MAX_REQS);
 		FUZZ_CHECK(l.kv_usage >= 0 && l.kv_usage <= 1);
+		FUZZ_CHECK(l.prefix_queries >= 0 && l.prefix_queries <= AGENT_LOAD_MAX_COUNT);
+		FUZZ_CHECK(l.prefix_hits >= 0 && l.prefix_hits <= AGENT_LOAD_MAX_COUNT);
 	} else {
 		FUZZ_CHECK(err[0] != '\0');
 	}
