@@ -37,6 +37,8 @@ struct httpd;
 struct reg_jobs;
 struct reg_procs;
 struct reg_pending;
+struct reg_pending_reg;
+struct reg_resolver;
 
 struct reg {
 	struct event_base *base;
@@ -52,6 +54,9 @@ struct reg {
 	struct reg_procs *procs;    /* SLURM commands running */
 	struct reg_jobs *jobs;      /* the acquirer's I/O state */
 	struct reg_pending *pending;/* API requests waiting for a command */
+	struct reg_pending_reg *pending_regs; /* registrations waiting for a
+					  name lookup (reg_peer.h) */
+	struct reg_resolver *resolver; /* worker host names */
 	char instance[13];          /* this registry's id in job comments */
 	char api_key[80];           /* the OpenAI side's generated key */
 	char url[300];              /* where jobs reach us (advertised) */

@@ -2,6 +2,7 @@
 #include "reg_api.h"
 
 #include <ctype.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "reg_auth.h"
 #include "reg_body.h"
 #include "reg_jobs.h"
+#include "reg_peer.h"
 #include "reg_state.h"
 #include "reg_util.h"
 
@@ -150,6 +152,102 @@ static void reply_pool(struct reg *r, struct httpd_req *req, int status,
 
 /* ---------------------------------------------------------------- agents */
 
+/* A registration waiting for the name of its worker's host (reg_peer.h). */
+struct reg_pending_reg {
+	struct reg *reg;
+	struct httpd_req *req;
+	struct reg_body_register rb;  /* the parsed body */
+	uid_t uid;                    /* who registers */
+	struct reg_addr peer;         /* from where */
+	struct reg_lookup *lookup;
+	struct reg_pending_reg *prev, *next;
+};
+
+static void register_finish(struct reg *r, struct httpd_req *req, struct reg_body_register *rb,
+			    uid_t uid)
+{
+	struct reg_worker *w = rb->w;
+	rb->w = NULL;
+	w->uid = uid;
+	w = reg_workers_put(&r->workers, w, rb->want, reg_now(), reg_mono_ms());
+	reg_metrics_add(&r->metrics, "elastic_registrations_total", "", 1);
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{\"id\":");
+	buf_json_str(&b, w->id, strlen(w->id));
+	buf_printf(&b, ",\"state\":\"%s\",\"heartbeat_ms\":%lld,\"timeout_ms\":%lld}",
+		   reg_wstate_name(w->state), (long long)r->cfg->heartbeat_ms,
+		   (long long)r->cfg->heartbeat_timeout_ms);
+	reply_json(r, req, 200, &b);
+	buf_free(&b);
+}
+
+/* Refuses a registration whose URL does not name the caller. */
+static void register_refuse(struct reg *r, struct httpd_req *req, const struct reg_worker *w,
+			    const struct reg_addr *peer, const char *why)
+{
+	char ps[64];
+	reg_addr_str(peer, ps, sizeof ps);
+	log_warn("refused worker %s from %s: %s", w->id, ps, why);
+	reg_metrics_add(&r->metrics, "elastic_registrations_refused_total", "", 1);
+	reply_error(r, req, 403, "url",
+		    "worker %s: %s; a worker's URL must name the machine that registers it "
+		    "(this registration comes from %s)",
+		    w->id, why, ps);
+}
+
+static void register_check(struct reg *r, struct httpd_req *req, struct reg_body_register *rb,
+			   uid_t uid, const struct reg_addr *peer, int err,
+			   const struct reg_addr *addrs, size_t n)
+{
+	const struct reg_worker *w = rb->w;
+	char why[400];
+	if (err == EAI_AGAIN) {
+		httpd_add_header(req, "Retry-After", "5");
+		reply_error(r, req, 503, "url", "cannot resolve the host %s of worker %s now; try again",
+			    w->host, w->id);
+		goto out;
+	}
+	if (err) {
+		snprintf(why, sizeof why, "its host %s does not resolve", w->host);
+		register_refuse(r, req, w, peer, why);
+		goto out;
+	}
+	struct reg_addr local[64];
+	size_t nlocal = reg_peer_local_addrs(local, 64);
+	if (!reg_peer_allowed(peer, addrs, n, local, nlocal)) {
+		int k = snprintf(why, sizeof why, "its host %s is", w->host);
+		for (size_t i = 0; i < n && k > 0 && (size_t)k < sizeof why - 64; i++) {
+			char as[64];
+			reg_addr_str(&addrs[i], as, sizeof as);
+			k += snprintf(why + k, sizeof why - (size_t)k, "%s%s", i ? ", " : " ", as);
+		}
+		register_refuse(r, req, w, peer, why);
+		goto out;
+	}
+	register_finish(r, req, rb, uid);
+out:
+	reg_worker_free(rb->w);
+	rb->w = NULL;
+}
+
+static void pending_reg_unlink(struct reg *r, struct reg_pending_reg *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		r->pending_regs = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+}
+
+static void on_host_resolved(int err, const struct reg_addr *addrs, size_t n, void *arg)
+{
+	struct reg_pending_reg *p = arg;
+	pending_reg_unlink(p->reg, p);
+	register_check(p->reg, p->req, &p->rb, p->uid, &p->peer, err, addrs, n);
+	free(p);
+}
+
 static void api_register(struct reg *r, struct httpd_req *req, const struct auth_who *who)
 {
 	size_t len;
@@ -160,18 +258,30 @@ static void api_register(struct reg *r, struct httpd_req *req, const struct auth
 		reply_bad(r, req, err);
 		return;
 	}
-	struct reg_worker *w = rb.w;
-	w->uid = who->uid;
-	w = reg_workers_put(&r->workers, w, rb.want, reg_now(), reg_mono_ms());
-	reg_metrics_add(&r->metrics, "elastic_registrations_total", "", 1);
-	struct buf b = BUF_INIT;
-	buf_puts(&b, "{\"id\":");
-	buf_json_str(&b, w->id, strlen(w->id));
-	buf_printf(&b, ",\"state\":\"%s\",\"heartbeat_ms\":%lld,\"timeout_ms\":%lld}",
-		   reg_wstate_name(w->state), (long long)r->cfg->heartbeat_ms,
-		   (long long)r->cfg->heartbeat_timeout_ms);
-	reply_json(r, req, 200, &b);
-	buf_free(&b);
+	if (!r->cfg->check_worker_host) {
+		register_finish(r, req, &rb, who->uid);
+		return;
+	}
+	struct reg_addr peer;
+	if (reg_addr_parse(httpd_req_peer(req), &peer) < 0) {
+		reply_error(r, req, 403, "url", "cannot tell where this registration comes from (%s)",
+			    httpd_req_peer(req));
+		reg_worker_free(rb.w);
+		return;
+	}
+	struct reg_pending_reg *p = calloc(1, sizeof *p);
+	if (!p)
+		abort();
+	p->reg = r;
+	p->req = req;
+	p->rb = rb;
+	p->uid = who->uid;
+	p->peer = peer;
+	p->next = r->pending_regs;
+	if (r->pending_regs)
+		r->pending_regs->prev = p;
+	r->pending_regs = p;
+	p->lookup = reg_resolve(r->resolver, rb.w->host, on_host_resolved, p);
 }
 
 static void api_heartbeat(struct reg *r, struct httpd_req *req)
@@ -332,6 +442,15 @@ static void api_jobs_ended(struct reg *r, struct httpd_req *req)
 
 void reg_api_free(struct reg *r)
 {
+	while (r->pending_regs) {
+		struct reg_pending_reg *p = r->pending_regs;
+		pending_reg_unlink(r, p);
+		reg_resolve_cancel(p->lookup);
+		httpd_add_header(p->req, "Retry-After", "1");
+		reply_error(r, p->req, 503, NULL, "the registry is stopping");
+		reg_worker_free(p->rb.w);
+		free(p);
+	}
 	while (r->pending) {
 		struct reg_pending *p = r->pending;
 		pending_unlink(r, p);

@@ -24,6 +24,7 @@ void reg_config_init(struct reg_config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->listen_port = REG_DEFAULT_PORT;
 	cfg->auth = reg_strdup("munge");
+	cfg->check_worker_host = true;
 	cfg->heartbeat_ms = 1000;
 	cfg->heartbeat_timeout_ms = 3000;
 	cfg->keep_gone_ms = 10 * 60 * 1000;
@@ -129,7 +130,7 @@ int reg_config_add_uid(struct reg_config *cfg, const char *spec, char *err, size
 
 static const char *const top_keys[] = {
 	"listen", "advertise_url", "state_dir", "auth", "allow_uids", "log_level", "log_file",
-	"health", "acquirer", "slurm", "routing", NULL,
+	"check_worker_host", "health", "acquirer", "slurm", "routing", NULL,
 };
 static const char *const health_keys[] = {
 	"heartbeat_interval", "heartbeat_timeout", "keep_gone", NULL,
@@ -178,6 +179,9 @@ static void parse_top(struct tcfg *c, const struct toml_value *root, struct reg_
 		cfg->log_level = reg_strdup(level_names[lv]);
 	}
 	tcfg_str(c, root, NULL, "log_file", &cfg->log_file);
+	int check;
+	if (tcfg_bool(c, root, NULL, "check_worker_host", &check) == 1)
+		cfg->check_worker_host = check;
 
 	const struct toml_value *u = toml_table_get(root, "allow_uids");
 	if (u && u->type != TOML_ARRAY) {
@@ -271,7 +275,8 @@ static void parse_routing(struct tcfg *c, const struct toml_value *root, struct 
 static void check_top_keys(struct tcfg *c, const struct toml_value *root)
 {
 	static const char *const keys[] = {"listen", "advertise_url", "state_dir", "auth",
-					   "allow_uids", "log_level", "log_file", NULL};
+					   "allow_uids", "log_level", "log_file",
+					   "check_worker_host", NULL};
 	static const char *const sections[] = {"health", "acquirer", "slurm", "routing", NULL};
 	for (size_t i = 0; i < root->u.tab.len; i++) {
 		const struct toml_kv *kv = &root->u.tab.items[i];

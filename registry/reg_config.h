@@ -9,6 +9,8 @@
  *   allow_uids = [1001, "alice"]     # besides the registry's own uid
  *   log_level = "info"
  *   log_file = "/var/log/elastic-registry.log"
+ *   check_worker_host = true         # a worker's URL must name its caller
+ *                                    # (registry/reg_peer.h)
  *
  *   [health]
  *   heartbeat_interval = "1s"
@@ -37,6 +39,7 @@
 #ifndef ES_REG_CONFIG_H
 #define ES_REG_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -56,6 +59,8 @@ struct reg_config {
 	size_t nallow_uids;
 	char *log_level;             /* NULL: info */
 	char *log_file;              /* NULL: stderr */
+	bool check_worker_host;      /* registrations must name the caller's
+					host (reg_peer.h); default true */
 	/* [health] */
 	int64_t heartbeat_ms;        /* interval agents are told to use */
 	int64_t heartbeat_timeout_ms;/* evicted after this without heartbeat */

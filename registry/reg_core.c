@@ -18,6 +18,7 @@
 #include "reg_api.h"
 #include "reg_auth.h"
 #include "reg_jobs.h"
+#include "reg_peer.h"
 #include "reg_proc.h"
 #include "reg_slurm.h"
 #include "reg_state.h"
@@ -269,6 +270,11 @@ struct reg *reg_new(struct event_base *base, struct reg_config *cfg, char *err, 
 	derive_url(r);
 
 	r->procs = reg_procs_new(base);
+	r->resolver = reg_resolver_new(base, 60 * 1000);
+	if (!r->resolver) {
+		snprintf(err, errlen, "cannot create the name resolver: %s", strerror(errno));
+		goto fail;
+	}
 	r->tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, r);
 	r->save_ev = evtimer_new(base, save_cb, r);
 	if (!r->tick_ev || !r->save_ev)
@@ -320,6 +326,7 @@ void reg_free(struct reg *r)
 		reg_save_now(r);
 	reg_procs_free(r->procs); /* runs pending callbacks as cancelled */
 	reg_api_free(r);
+	reg_resolver_free(r->resolver);
 	reg_jobs_free(r);
 	if (r->httpd)
 		httpd_free(r->httpd);

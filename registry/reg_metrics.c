@@ -25,6 +25,7 @@ static const struct family families[] = {
 	{"elastic_start_time_seconds", "gauge", "When the registry started (Unix time)."},
 	{"elastic_workers", "gauge", "Workers by pool and state (starting, ready, draining, gone)."},
 	{"elastic_registrations_total", "counter", "Worker registrations accepted."},
+	{"elastic_registrations_refused_total", "counter", "Worker registrations refused because their URL does not name the registering machine."},
 	{"elastic_heartbeats_total", "counter", "Heartbeat requests received."},
 	{"elastic_heartbeat_unknown_total", "counter", "Worker ids in heartbeats that the registry did not know (answered as unknown)."},
 	{"elastic_evictions_total", "counter", "Workers taken out of routing, by cause (heartbeat_timeout, job_ended, deregister reasons, job_gone)."},
