@@ -236,6 +236,8 @@ struct agent {
 	int dereg_inflight;        /* deregistrations not answered yet */
 	struct event *exit_timer;  /* bounds the wait for them at the end */
 	int hb_failures;           /* heartbeats failed in a row */
+	unsigned sign_failures;    /* requests that could not be signed in a row
+				      (munged down on this node) */
 	pid_t squeue_pid;          /* job end lookup */
 	int squeue_fd;
 	struct event *squeue_ev;

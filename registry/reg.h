@@ -66,6 +66,9 @@ struct reg {
 	struct event *tick_ev;      /* 250 ms: evictions, reaping */
 	struct event *save_ev;      /* deferred state write */
 	bool dirty;                 /* pools or jobs changed since the last write */
+	int64_t auth_down_mono;     /* munged unreachable since (monotonic ms);
+				       0 while it answers (reg_auth_seen) */
+	int64_t auth_probe_mono;    /* last probe of munged while it is down */
 	bool stopping;
 	uint64_t proxy_requests;    /* OpenAI requests (for the proxy to count) */
 	uint64_t proxy_errors;      /* of which failed */
@@ -91,6 +94,15 @@ int reg_save_now(struct reg *r);
 
 /* The config file path of POOL (for sbatch). */
 void reg_pool_path(const struct reg *r, const struct reg_pool *pool, char *out, size_t len);
+
+/* Notes the result AR of a credential check (ERR its reason). While
+ * munged cannot be reached the registry cannot take heartbeats, so it
+ * stops evicting workers for missing ones; when munged answers again
+ * (a check, or the registry's own probe each second), every worker gets a
+ * fresh heartbeat timeout. Evicting every worker because the registry
+ * cannot authenticate would turn a munged restart into an outage of
+ * every pool. */
+void reg_auth_seen(struct reg *r, enum auth_result ar, const char *err);
 
 /* Recomputes the gauges and appends the /metrics page. */
 void reg_render_metrics(struct reg *r, struct buf *out);

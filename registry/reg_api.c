@@ -859,6 +859,13 @@ void reg_api_handle(struct httpd_req *req, void *arg)
 
 	/* Authenticate, then authorise, before looking at the body. */
 	struct auth_who who = {r->self_uid, getegid(), AUTH_NONE};
+	if (r->auth_mode == AUTH_MUNGE && r->auth_down_mono) {
+		/* Known down: no request waits for libmunge's retries on a dead
+		 * socket; the tick's probe notices when munged is back. */
+		httpd_add_header(req, "Retry-After", "1");
+		reply_error(r, req, 503, NULL, "cannot check the credential: munged is unreachable");
+		return;
+	}
 	if (r->auth_mode != AUTH_NONE) {
 		struct buf target = BUF_INIT;
 		const char *q = httpd_req_query(req);
@@ -874,6 +881,8 @@ void reg_api_handle(struct httpd_req *req, void *arg)
 						 method, target.data, body, len, (int64_t)reg_now(),
 						 &who, err, sizeof err);
 		buf_free(&target);
+		if (ar != AUTH_DENIED) /* a refusal may not have asked munged */
+			reg_auth_seen(r, ar, err);
 		if (ar == AUTH_UNAVAILABLE) {
 			httpd_add_header(req, "Retry-After", "1");
 			reply_error(r, req, 503, NULL, "cannot check the credential: %s", err);

@@ -47,6 +47,7 @@ void reg_config_free(struct reg_config *cfg)
 	free(cfg->advertise_url);
 	free(cfg->state_dir);
 	free(cfg->auth);
+	free(cfg->munge_socket);
 	free(cfg->allow_uids);
 	free(cfg->log_level);
 	free(cfg->log_file);
@@ -130,7 +131,7 @@ int reg_config_add_uid(struct reg_config *cfg, const char *spec, char *err, size
 
 static const char *const top_keys[] = {
 	"listen", "advertise_url", "state_dir", "auth", "allow_uids", "log_level", "log_file",
-	"check_worker_host", "health", "acquirer", "slurm", "routing", NULL,
+	"check_worker_host", "munge_socket", "health", "acquirer", "slurm", "routing", NULL,
 };
 static const char *const health_keys[] = {
 	"heartbeat_interval", "heartbeat_timeout", "keep_gone", NULL,
@@ -182,6 +183,10 @@ static void parse_top(struct tcfg *c, const struct toml_value *root, struct reg_
 	int check;
 	if (tcfg_bool(c, root, NULL, "check_worker_host", &check) == 1)
 		cfg->check_worker_host = check;
+	if (tcfg_str(c, root, NULL, "munge_socket", &cfg->munge_socket) == 1 &&
+	    (cfg->munge_socket[0] != '/' || strlen(cfg->munge_socket) >= 108))
+		tcfg_error(c, toml_table_get(root, "munge_socket")->pos,
+			   "munge_socket must be an absolute path of at most 107 bytes");
 
 	const struct toml_value *u = toml_table_get(root, "allow_uids");
 	if (u && u->type != TOML_ARRAY) {
@@ -276,7 +281,7 @@ static void check_top_keys(struct tcfg *c, const struct toml_value *root)
 {
 	static const char *const keys[] = {"listen", "advertise_url", "state_dir", "auth",
 					   "allow_uids", "log_level", "log_file",
-					   "check_worker_host", NULL};
+					   "check_worker_host", "munge_socket", NULL};
 	static const char *const sections[] = {"health", "acquirer", "slurm", "routing", NULL};
 	for (size_t i = 0; i < root->u.tab.len; i++) {
 		const struct toml_kv *kv = &root->u.tab.items[i];

@@ -6,6 +6,7 @@
  *   advertise_url = "http://login1:8780"  # what jobs use to reach us
  *   state_dir = "/var/lib/elastic-serve/registry"
  *   auth = "munge"                   # munge | token:PATH | none (loopback)
+ *   munge_socket = "/run/munge/munge.socket.2"  # munged's socket (default: libmunge's)
  *   allow_uids = [1001, "alice"]     # besides the registry's own uid
  *   log_level = "info"
  *   log_file = "/var/log/elastic-registry.log"
@@ -55,6 +56,7 @@ struct reg_config {
 	char *advertise_url;         /* NULL: derived from listen and hostname */
 	char *state_dir;             /* pools, jobs, state.json, api_key */
 	char *auth;                  /* "munge", "token:PATH" or "none" */
+	char *munge_socket;          /* NULL: libmunge's default socket */
 	uid_t *allow_uids;           /* uids allowed besides our own */
 	size_t nallow_uids;
 	char *log_level;             /* NULL: info */

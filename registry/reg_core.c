@@ -107,13 +107,52 @@ static void worker_hook(struct reg_worker *w, enum reg_wstate from, void *arg)
 	reg_jobs_kick(r);
 }
 
+/* ---------------------------------------------------------------- munged */
+
+void reg_auth_seen(struct reg *r, enum auth_result ar, const char *err)
+{
+	int64_t mono = reg_mono_ms();
+	if (ar == AUTH_UNAVAILABLE) {
+		if (r->auth_down_mono)
+			return;
+		r->auth_down_mono = mono;
+		r->auth_probe_mono = mono;
+		log_error("%s: heartbeats cannot be checked; evictions for missing heartbeats "
+			  "are paused until munged answers", err);
+		reg_events_add(r->events, reg_now(), NULL,
+			       "munged unreachable (%s): evictions for missing heartbeats paused", err);
+		reg_metrics_set(&r->metrics, "elastic_auth_unavailable", "", 1);
+		reg_metrics_add(&r->metrics, "elastic_auth_outages_total", "", 1);
+		return;
+	}
+	if (!r->auth_down_mono)
+		return;
+	double secs = (double)(mono - r->auth_down_mono) / 1000.0;
+	r->auth_down_mono = 0;
+	size_t n = reg_workers_grace(&r->workers, mono);
+	log_info("munged answers again after %.1f s; %zu worker(s) get a fresh heartbeat timeout",
+		 secs, n);
+	reg_events_add(r->events, reg_now(), NULL,
+		       "munged answers again after %.1f s: %zu worker(s) get a fresh heartbeat timeout",
+		       secs, n);
+	reg_metrics_set(&r->metrics, "elastic_auth_unavailable", "", 0);
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct reg *r = arg;
 	int64_t mono = reg_mono_ms();
-	reg_workers_evict_stale(&r->workers, r->cfg->heartbeat_timeout_ms, reg_now(), mono);
+	if (r->auth_down_mono && mono - r->auth_probe_mono >= 1000) {
+		/* Agents keep trying, but do not wait for them. */
+		char err[256];
+		r->auth_probe_mono = mono;
+		if (auth_probe(&r->auth, err, sizeof err) == AUTH_OK)
+			reg_auth_seen(r, AUTH_OK, NULL);
+	}
+	if (!r->auth_down_mono)
+		reg_workers_evict_stale(&r->workers, r->cfg->heartbeat_timeout_ms, reg_now(), mono);
 	reg_workers_reap(&r->workers, r->cfg->keep_gone_ms, MAX_GONE, mono);
 }
 
@@ -203,6 +242,8 @@ struct reg *reg_new(struct event_base *base, struct reg_config *cfg, char *err, 
 	}
 	if (auth_server_init(&r->auth, r->auth_mode, token_path, 1, err, errlen) < 0)
 		goto fail;
+	if (cfg->munge_socket)
+		reg_strlcpy(r->auth.munge_socket, cfg->munge_socket, sizeof r->auth.munge_socket);
 
 	/* State. */
 	if (reg_state_mkdirs(cfg->state_dir, cfg->output_dir, err, errlen) < 0)

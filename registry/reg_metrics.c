@@ -39,6 +39,8 @@ static const struct family families[] = {
 	{"elastic_acquirer_errors_total", "counter", "Failed SLURM commands, by command (sbatch, squeue, scancel, sacct)."},
 	{"elastic_http_requests_total", "counter", "Control API requests, by status code."},
 	{"elastic_state_writes_total", "counter", "State file writes, by result (ok, error)."},
+	{"elastic_auth_unavailable", "gauge", "1 while munged cannot be reached (evictions for missing heartbeats are paused)."},
+	{"elastic_auth_outages_total", "counter", "Times munged became unreachable."},
 };
 #define NFAM (sizeof families / sizeof families[0])
 

@@ -31,6 +31,7 @@
 static char dir[64], state_dir[128], url[128];
 static const char *listen_on = "127.0.0.1:0"; /* start()'s listen address */
 static bool no_host_check;                   /* start() with check_worker_host off */
+static const char *munge_socket;             /* start() with this munged socket */
 static pid_t child;
 static char instance[13];
 static long t0; /* start times squeue reports: stable, as SLURM's are */
@@ -117,6 +118,8 @@ static void start(const char *auth)
 		cfg.check_worker_host = !no_host_check;
 		free(cfg.auth);
 		cfg.auth = strdup(auth);
+		if (munge_socket)
+			cfg.munge_socket = strdup(munge_socket);
 		cfg.state_dir = strdup(state_dir);
 		snprintf(path, sizeof path, "%s/job.sh", dir);
 		cfg.job_script = strdup(path);
@@ -471,6 +474,84 @@ START_TEST(test_worker_host)
 }
 END_TEST
 
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A value of the registry's /metrics (the text before it given), or -1. */
+static double metric(const char *name);
+
+/* munged stops answering (here: its socket, a link the test owns, is
+ * replaced by a socket nobody listens on, as munged killed with SIGKILL
+ * leaves it): the registry cannot check heartbeats, answers 503 at once
+ * (libmunge alone retries for over 2 s) and evicts nobody; when munged is
+ * back, every worker gets a fresh heartbeat timeout, then evictions resume. */
+START_TEST(test_munge_outage)
+{
+	char link[256], dead[300], cmd[800], err[256];
+	snprintf(link, sizeof link, "%s/munge.sock", dir);
+	snprintf(dead, sizeof dead, "%s/dead.sock", dir);
+	snprintf(cmd, sizeof cmd, "ln -sfn /run/munge/munge.socket.2 '%s'", link);
+	sh(cmd);
+	snprintf(cmd, sizeof cmd,
+		 "python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' '%s'",
+		 dead);
+	sh(cmd);
+	munge_socket = link;
+	start("munge");
+	munge_socket = NULL;
+	struct auth_client ac;
+	ck_assert_msg(auth_client_init(&ac, "munge", err, sizeof err) == 0, "%s", err);
+	client = &ac;
+	expect("POST", "/api/v1/workers", REG("7.n1.0", "ready"), 200, NULL);
+	const char *hb = "{\"workers\":[{\"id\":\"7.n1.0\",\"state\":\"ready\"}]}";
+	expect("POST", "/api/v1/heartbeat", hb, 200, NULL);
+	ck_assert(metric("\nelastic_auth_unavailable ") <= 0);
+
+	/* munged gone: 503 with Retry-After, fast; nobody evicted. */
+	snprintf(cmd, sizeof cmd, "ln -sfn '%s' '%s'", dead, link);
+	sh(cmd);
+	double t = mono_s();
+	expect("POST", "/api/v1/heartbeat", hb, 503, NULL);
+	double first = mono_s() - t;
+	t = mono_s();
+	for (int i = 0; i < 5; i++)
+		expect("POST", "/api/v1/heartbeat", hb, 503, NULL);
+	double later = (mono_s() - t) / 5;
+	ck_assert_msg(later < 0.2, "a 503 took %.2f s while munged is known down", later);
+	(void)first; /* the first one may wait for libmunge's retries */
+	usleep(1500 * 1000); /* well past the 400 ms heartbeat timeout */
+	ck_assert_int_eq((int)metric("\nelastic_auth_unavailable "), 1);
+	ck_assert_int_eq((int)metric("\nelastic_workers{pool=\"sim\",state=\"ready\"} "), 1);
+	ck_assert_int_eq((int)metric("\nelastic_auth_outages_total "), 1);
+
+	/* munged back: noticed by the registry's own probe (no request needed),
+	   the worker kept with a fresh timeout, then evicted as usual without
+	   heartbeats. */
+	snprintf(cmd, sizeof cmd, "ln -sfn /run/munge/munge.socket.2 '%s'", link);
+	sh(cmd);
+	double deadline = mono_s() + 3;
+	while (metric("\nelastic_auth_unavailable ") != 0 && mono_s() < deadline)
+		usleep(50 * 1000);
+	ck_assert_int_eq((int)metric("\nelastic_auth_unavailable "), 0);
+	ck_assert_int_eq((int)metric("\nelastic_workers{pool=\"sim\",state=\"ready\"} "), 1);
+	usleep(900 * 1000);
+	ck_assert_int_eq((int)metric("\nelastic_workers{pool=\"sim\",state=\"ready\"} "), -1);
+	ck_assert_int_eq((int)metric("\nelastic_evictions_total{cause=\"heartbeat_timeout\"} "), 1);
+	struct json_object *o;
+	ck_assert_int_eq(call("GET", "/api/v1/status", NULL, &o), 200);
+	const char *ev = json_object_to_json_string(o);
+	ck_assert_msg(strstr(ev, "munged unreachable") && strstr(ev, "munged answers again after"),
+		      "%s", ev);
+	json_object_put(o);
+	client = NULL;
+	stop();
+}
+END_TEST
+
 static int lines(const char *name)
 {
 	char p[256], buf[4096];
@@ -727,6 +808,7 @@ Suite *suite_registry(void)
 	tcase_add_test(tc, test_corrupt_state_and_refine);
 	tcase_add_test(tc, test_auth_policy);
 	tcase_add_test(tc, test_worker_host);
+	tcase_add_test(tc, test_munge_outage);
 	suite_add_tcase(s, tc);
 	return s;
 }
