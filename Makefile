@@ -258,23 +258,43 @@ demo-down:
 	@scripts/demo.sh down
 
 # ---------------------------------------------------------------- install
+# Configuration files are installed only when absent (never clobbered);
+# templates get the install paths substituted.
+SUBST = sed -e 's|@PLUGINDIR@|$(PLUGINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+	    -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g'
+SLURM_CONFDIR ?= $(SYSCONFDIR)/slurm
+EXAMPLES := $(wildcard etc/examples/*.toml)
+
 .PHONY: install uninstall
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PLUGINDIR)
 	$(foreach p,$(filter cli/% sim/% research/%,$(PROGS)),install -m 755 $(p) $(DESTDIR)$(BINDIR)/;)
 	$(foreach p,$(filter agent/% registry/%,$(PROGS)),install -m 755 $(p) $(DESTDIR)$(SBINDIR)/;)
 	$(if $(PLUGIN_SRC),install -m 755 $(PLUGIN) $(DESTDIR)$(PLUGINDIR)/)
-	install -d $(DESTDIR)$(DATADIR)
+	install -d $(DESTDIR)$(DATADIR)/examples
 	install -m 755 etc/elastic-job.sh $(DESTDIR)$(DATADIR)/
+	install -m 644 $(EXAMPLES) $(DESTDIR)$(DATADIR)/examples/
+	install -d $(DESTDIR)$(UNITDIR)
+	$(SUBST) etc/elastic-registry.service > $(DESTDIR)$(UNITDIR)/elastic-registry.service
+	install -d $(DESTDIR)$(SLURM_CONFDIR)/plugstack.conf.d $(DESTDIR)$(SYSCONFDIR)/elastic-serve
+	@set -e; for f in $(SLURM_CONFDIR)/plugstack.conf.d/elastic-serve.conf:etc/plugstack.conf.d/elastic-serve.conf \
+		  $(SYSCONFDIR)/elastic-serve/registry.toml:etc/registry.toml; do \
+		dst=$(DESTDIR)$${f%%:*}; src=$${f#*:}; \
+		if [ -e "$$dst" ]; then echo "keeping $$dst (the new version is $$dst.dist)"; \
+			$(SUBST) $$src > $$dst.dist; \
+		else echo "installing $$dst"; $(SUBST) $$src > $$dst; fi; done
 	@for m in $(wildcard man/*.[1-8]); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		echo install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 
+# Leaves the configuration files (edited by the admin) in place.
 uninstall:
 	rm -f $(foreach p,$(PROGS),$(DESTDIR)$(BINDIR)/$(notdir $(p)) $(DESTDIR)$(SBINDIR)/$(notdir $(p)))
 	rm -f $(DESTDIR)$(PLUGINDIR)/elastic_serve.so $(DESTDIR)$(DATADIR)/elastic-job.sh
-	-rmdir $(DESTDIR)$(PLUGINDIR) 2>/dev/null
+	rm -f $(foreach e,$(EXAMPLES),$(DESTDIR)$(DATADIR)/examples/$(notdir $(e)))
+	rm -f $(DESTDIR)$(UNITDIR)/elastic-registry.service
+	-rmdir $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DATADIR) 2>/dev/null
 	rm -f $(foreach m,$(wildcard man/*.[1-8]),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 
 # ---------------------------------------------------------------- clean
