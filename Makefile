@@ -10,6 +10,8 @@
 #   make demo            the whole flow on the local cluster
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages that are missing
+#   make check-leaks     the integration tests with the daemons (registry,
+#                        agent, sim) built with ASan, LeakSanitizer and UBSan
 #   make fuzz            every libFuzzer target for FUZZ_TIME s (60) each
 #   make fuzz-NAME       one of them (tests/fuzz/fuzz_NAME.c)
 #   make fuzz-ci         what CI runs: every target for 60 s, fresh corpora
@@ -191,6 +193,43 @@ check-toml: tests/toml-decoder
 	@out=$$($(TOML_TEST) tests/toml-decoder); rc=$$?; echo "$$out" | tail -n 20; \
 	 [ $$rc -eq 0 ] && echo "$$out" | tail -n 1 | grep -q ' 0 failed'
 
+# ---------------------------------------------------------------- sanitized daemons
+# The integration tests with elastic-registry, elastic-agent, elastic-sim
+# and elasticctl built with AddressSanitizer, LeakSanitizer and UBSan
+# (the objects of the unit runner, plus the main.c files) in build/san/,
+# laid out like the source tree so that the agent finds elastic-sim beside
+# it. The tests take their programs from ES_BIN (tests/integration/lib.sh)
+# and the plugin starts the agent named in plugstack.conf, which the tests
+# set from ES_AGENT. Every report goes to build/san-logs/ (a file per
+# process, tests/sanitize/options.c); any file there fails the run. A
+# daemon that exits cleanly is checked for leaks; one killed with SIGKILL
+# (the tests do that on purpose) is not. CK_RUN_CASE=NAME runs one test.
+SAN_BIN := build/san
+SAN_LOGS := build/san-logs
+SAN_PROGS := $(foreach d,sim agent registry cli,$(if $(wildcard $(d)/*.c),$(SAN_BIN)/$($(d)_BIN)))
+
+$(A)/tests/sanitize/options.o: SAN_CFLAGS += -DES_SAN_LOG_DIR='"$(abspath $(SAN_LOGS))"'
+
+define SAN_PROGRAM_RULE
+$(SAN_BIN)/$($(1)_BIN): $$(patsubst %.c,$(A)/%.o,$$(wildcard $(1)/*.c)) $(LIB_SRC:%.c=$(A)/%.o) $(A)/tests/sanitize/options.o
+	@mkdir -p $$(@D)
+	$$(call msg,LINK,$$@)$$(CC) $(SAN) -o $$@ $$^ $$(PKG_LIBS) -lm
+endef
+$(foreach d,sim agent registry cli,$(eval $(call SAN_PROGRAM_RULE,$(d))))
+
+.PHONY: san-daemons check-leaks
+san-daemons: $(SAN_PROGS)
+
+check-leaks: all $(RUNNER) $(SAN_PROGS)
+	@scripts/cluster.sh up
+	@rm -rf $(SAN_LOGS) && install -d -m 1777 $(SAN_LOGS)
+	@echo "== integration tests, daemons from $(SAN_BIN) (ASan, LSan, UBSan)"
+	@rc=0; ES_BIN=$(abspath $(SAN_BIN)) CK_INCLUDE_TAGS=integration ./$(RUNNER) || rc=$$?; \
+	 reports=$$(find $(SAN_LOGS) -type f | sort); \
+	 for f in $$reports; do echo "---- $$f"; head -n 60 "$$f"; done; \
+	 if [ -n "$$reports" ]; then echo "check-leaks: $$(echo "$$reports" | wc -l) sanitizer report(s) in $(SAN_LOGS)"; exit 1; fi; \
+	 [ $$rc -eq 0 ] && echo "check-leaks: no sanitizer report" || exit $$rc
+
 # ---------------------------------------------------------------- fuzzing
 # libFuzzer targets tests/fuzz/fuzz_NAME.c, built with clang, libFuzzer,
 # ASan and UBSan over every source except the entry points and the plugin.
@@ -300,6 +339,6 @@ uninstall:
 # ---------------------------------------------------------------- clean
 .PHONY: clean
 clean:
-	rm -rf $(B) $(A) $(FZ) $(PROGS) $(PLUGIN) $(TOOLS) $(RUNNER)
+	rm -rf $(B) $(A) $(FZ) $(SAN_BIN) $(SAN_LOGS) $(PROGS) $(PLUGIN) $(TOOLS) $(RUNNER)
 
--include $(wildcard $(B)/*/*.d $(A)/*/*.d $(A)/tests/fuzz/*.d $(FZ)/obj/*/*.d $(FZ)/obj/tests/fuzz/*.d)
+-include $(wildcard $(B)/*/*.d $(A)/*/*.d $(A)/tests/fuzz/*.d $(A)/tests/sanitize/*.d $(FZ)/obj/*/*.d $(FZ)/obj/tests/fuzz/*.d)

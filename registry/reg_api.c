@@ -215,8 +215,13 @@ static void register_check(struct reg *r, struct httpd_req *req, struct reg_body
 	struct reg_addr local[64];
 	size_t nlocal = reg_peer_local_addrs(local, 64);
 	if (!reg_peer_allowed(peer, addrs, n, local, nlocal)) {
-		int k = snprintf(why, sizeof why, "its host %s is", w->host);
-		for (size_t i = 0; i < n && k > 0 && (size_t)k < sizeof why - 64; i++) {
+		struct reg_addr a;
+		int k = snprintf(why, sizeof why, "its host %s %s", w->host,
+				 reg_addr_parse(w->host, &a) == 0 ? "is another machine's address"
+								  : "resolves to");
+		for (size_t i = 0; reg_addr_parse(w->host, &a) < 0 && i < n && k > 0 &&
+				   (size_t)k < sizeof why - 64;
+		     i++) {
 			char as[64];
 			reg_addr_str(&addrs[i], as, sizeof as);
 			k += snprintf(why + k, sizeof why - (size_t)k, "%s%s", i ? ", " : " ", as);

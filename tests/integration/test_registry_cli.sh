@@ -10,8 +10,8 @@
 . "$(dirname "$0")/registry.sh"
 cd "$ES_TEST_DIR" || exit
 
-REG=$ES_REPO/registry/elastic-registry
-CTL=$ES_REPO/cli/elasticctl
+REG=$ES_BIN/registry/elastic-registry
+CTL=$ES_BIN/cli/elasticctl
 
 # expect_rc RC CMD...: runs CMD, checks its exit status, keeps its output in $out.
 expect_rc() {
