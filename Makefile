@@ -217,10 +217,14 @@ $(SAN_BIN)/$($(1)_BIN): $$(patsubst %.c,$(A)/%.o,$$(wildcard $(1)/*.c)) $(LIB_SR
 endef
 $(foreach d,sim agent registry cli,$(eval $(call SAN_PROGRAM_RULE,$(d))))
 
-.PHONY: san-daemons check-leaks
-san-daemons: $(SAN_PROGS)
+# The registry finds its job script at ../etc/elastic-job.sh, as in the tree.
+$(SAN_BIN)/etc:
+	@mkdir -p $(SAN_BIN) && ln -sfn ../../etc $@
 
-check-leaks: all $(RUNNER) $(SAN_PROGS)
+.PHONY: san-daemons check-leaks
+san-daemons: $(SAN_PROGS) $(SAN_BIN)/etc
+
+check-leaks: all $(RUNNER) san-daemons
 	@scripts/cluster.sh up
 	@rm -rf $(SAN_LOGS) && install -d -m 1777 $(SAN_LOGS)
 	@echo "== integration tests, daemons from $(SAN_BIN) (ASan, LSan, UBSan)"
