@@ -114,6 +114,7 @@ enum agent_event {
 	AE_DRAIN,            /* the agent was told to stop */
 	AE_STOP,             /* drain over: terminate the engine */
 	AE_KILL_TIMEOUT,     /* it ignored SIGTERM */
+	AE_HUNG,             /* ready, but it answered nothing for hang_timeout */
 };
 
 /* What the caller must do after a step (bit set). */
@@ -177,6 +178,9 @@ struct agent_slice {
 	struct httpc_req *scrape; /* /metrics scrape in flight */
 	struct agent_load load;
 	bool load_fresh;          /* a scrape ended since load_fresh was cleared */
+	int64_t answered_ms;      /* when the engine last answered an HTTP request
+				     of ours (a /metrics scrape), or became ready */
+	bool hung;                /* killed for not answering (AE_HUNG) */
 	bool registered;          /* the registry has it (as starting or ready) */
 	bool reg_inflight;        /* a register request is out */
 	enum agent_state reg_sent; /* the state the last registration carried */
