@@ -8,6 +8,7 @@
 #   make cluster-up      a local SLURM cluster (n1..n3, 8 fake GPUs each)
 #   make cluster-down
 #   make demo            the whole flow on the local cluster
+#   make bench           the benchmarks (make bench-proxy: the proxy vs nginx)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages that are missing
 #   make check-leaks     the integration tests with the daemons (registry,
@@ -299,6 +300,16 @@ demo:
 	@scripts/demo.sh up
 demo-down:
 	@scripts/demo.sh down
+
+# ---------------------------------------------------------------- bench
+# make bench runs every benchmark; BENCH_DURATION per run, BENCH_REPEAT times.
+BENCH_DURATION ?= 10s
+BENCH_REPEAT ?= 1
+.PHONY: bench bench-proxy
+bench: bench-proxy
+
+bench-proxy: all
+	@bench/proxy.sh $(BENCH_DURATION) $(BENCH_REPEAT)
 
 # ---------------------------------------------------------------- install
 # Configuration files are installed only when absent (never clobbered);

@@ -82,5 +82,6 @@ int cli_cmd_scale(int argc, char **argv);
 int cli_cmd_down(int argc, char **argv);
 int cli_cmd_drain(int argc, char **argv);
 int cli_cmd_top(int argc, char **argv);
+int cli_cmd_key(int argc, char **argv);
 
 #endif

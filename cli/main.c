@@ -18,6 +18,7 @@ static const struct cli_verb verbs[] = {
 	{"down", cli_cmd_down, "delete a pool, cancelling its jobs"},
 	{"drain", cli_cmd_drain, "take a worker, or a job's workers, out of routing"},
 	{"top", cli_cmd_top, "a live dashboard of workers, load and events"},
+	{"key", cli_cmd_key, "print the API key of the OpenAI-compatible endpoint"},
 	{"validate", cli_cmd_validate, "check model.toml files and print the resolved config"},
 };
 

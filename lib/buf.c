@@ -49,6 +49,29 @@ void buf_putc(struct buf *b, char c)
 	buf_append(b, &c, 1);
 }
 
+void buf_put_u64(struct buf *b, unsigned long long v)
+{
+	char tmp[24];
+	size_t i = sizeof tmp;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+void buf_put_hex(struct buf *b, unsigned long long v)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tmp[16];
+	size_t i = sizeof tmp;
+	do {
+		tmp[--i] = hex[v & 15];
+		v >>= 4;
+	} while (v);
+	buf_append(b, tmp + i, sizeof tmp - i);
+}
+
 void buf_printf(struct buf *b, const char *fmt, ...)
 {
 	/* One pass when the result fits in what is left (the usual case). */

@@ -30,6 +30,10 @@ void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Appends V in decimal (no printf: for hot paths such as HTTP heads). */
+void buf_put_u64(struct buf *b, unsigned long long v);
+/* Appends V in lower-case hexadecimal, without leading zeros. */
+void buf_put_hex(struct buf *b, unsigned long long v);
 /* Appends S as a JSON string literal, quotes included. */
 void buf_json_str(struct buf *b, const char *s, size_t len);
 /* Whether LEN bytes at S are UTF-8 (RFC 3629: no stray or missing

@@ -72,10 +72,21 @@ static int hp_fail(struct hp_msg *m, int status, const char *err)
 	return HP_ERROR;
 }
 
-static bool hp_ieq(const char *a, size_t alen, const char *b)
+static unsigned char hp_lower(unsigned char c)
 {
-	size_t blen = strlen(b);
-	return alen == blen && strncasecmp(a, b, blen) == 0;
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* A, of ALEN bytes, equals the string B ignoring ASCII case (header names
+ * and tokens are ASCII: no locale, no library call on the hot path). */
+static inline bool hp_ieq(const char *a, size_t alen, const char *b)
+{
+	if (alen != strlen(b)) /* a constant for the literals of hp_field */
+		return false;
+	for (size_t i = 0; i < alen; i++)
+		if (hp_lower((unsigned char)a[i]) != hp_lower((unsigned char)b[i]))
+			return false;
+	return true;
 }
 
 bool hp_has_token(const char *v, size_t len, const char *token)
@@ -102,7 +113,7 @@ const struct hp_header *hp_find(const struct hp_msg *m, const char *buf,
 	size_t n = strlen(name);
 	for (unsigned i = 0; i < m->nheaders; i++) {
 		const struct hp_header *h = &m->headers[i];
-		if (h->name.len == n && strncasecmp(buf + h->name.off, name, n) == 0)
+		if (h->name.len == n && hp_ieq(buf + h->name.off, n, name))
 			return h;
 	}
 	return NULL;
@@ -341,8 +352,17 @@ int hp_parse(struct hp_msg *m, const char *buf, size_t len,
 	/* Find the end of the head. */
 	size_t from = m->scanned > start ? m->scanned : start;
 	const char *end = NULL;
-	if (len >= from + 4)
-		end = memmem(buf + from, len - from, "\r\n\r\n", 4);
+	/* The blank line: each LF found, is it the end of CR LF CR LF? */
+	for (size_t i = from + 3; i < len;) {
+		const char *lf = memchr(buf + i, '\n', len - i);
+		if (!lf)
+			break;
+		if (lf[-1] == '\r' && lf[-2] == '\n' && lf[-3] == '\r') {
+			end = lf - 3;
+			break;
+		}
+		i = (size_t)(lf - buf) + 1;
+	}
 	if (!end) {
 		if (len - start >= lim->max_head)
 			return hp_fail(m, 431, "request header fields too large");

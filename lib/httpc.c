@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -549,6 +550,7 @@ static void conn_send(struct hc_conn *k, struct httpc_req *r)
 	r->state = RS_SENDING;
 	r->sent = 0;
 	r->got_bytes = false;
+	r->eof = false; /* a resend must not inherit the stale connection's end */
 	req_phase(r, r->response_ms, HTTPC_ETIMEOUT_RESPONSE);
 	if (!k->rev_on) {
 		event_add(&k->rev, NULL);
@@ -1173,6 +1175,26 @@ fail:;
 
 /* ---------------------------------------------------------------- start */
 
+/* A zeroed request, except for the parsed header spans (2 KiB, written
+ * before they are read: see hp_msg_init) and the error message (written
+ * before it is read): a proxy allocates one per request. */
+static struct httpc_req *req_alloc(void)
+{
+	_Static_assert(offsetof(struct httpc_req, resp) < offsetof(struct httpc_req, errmsg),
+		       "req_alloc skips resp.msg.headers, then errmsg");
+	struct httpc_req *r = malloc(sizeof *r);
+	if (!r)
+		abort();
+	char *p = (char *)r;
+	char *h = (char *)r->resp.msg.headers, *he = h + sizeof r->resp.msg.headers;
+	char *m = r->errmsg, *me = m + sizeof r->errmsg;
+	memset(p, 0, (size_t)(h - p));
+	memset(he, 0, (size_t)(m - he));
+	memset(me, 0, (size_t)(p + sizeof *r - me));
+	r->errmsg[0] = '\0';
+	return r;
+}
+
 static struct hc_pool *pool_get(struct httpc *c, const char *host, int port)
 {
 	for (struct hc_pool *p = c->pools; p; p = p->next)
@@ -1270,6 +1292,18 @@ bad:
 	return -1;
 }
 
+/* Host, Content-Length, Transfer-Encoding and Connection: the client's own. */
+static bool hc_own_header(const char *n)
+{
+	switch (strlen(n)) {
+	case 4: return !strcasecmp(n, "Host");
+	case 10: return !strcasecmp(n, "Connection");
+	case 14: return !strcasecmp(n, "Content-Length");
+	case 17: return !strcasecmp(n, "Transfer-Encoding");
+	default: return false;
+	}
+}
+
 static bool hc_token(const char *s)
 {
 	if (!s || !*s)
@@ -1309,9 +1343,7 @@ struct httpc_req *httpc_start(struct httpc *c, const struct httpc_request *rq, c
 			return NULL;
 		}
 	}
-	struct httpc_req *r = calloc(1, sizeof *r);
-	if (!r)
-		abort();
+	struct httpc_req *r = req_alloc();
 	r->c = c;
 	r->pool = pool_get(c, host, port);
 	r->state = RS_NEW;
@@ -1331,25 +1363,41 @@ struct httpc_req *httpc_start(struct httpc *c, const struct httpc_request *rq, c
 	hp_msg_init(&r->resp.msg, HP_RESPONSE);
 	r->resp.msg.head_response = r->head_req;
 
+	/* No printf: a proxy makes one of these per request. */
 	struct buf *b = &r->out;
-	buf_printf(b, "%s %s HTTP/1.1\r\nHost: ", rq->method, target);
+	buf_reserve(b, 256 + rq->body_len);
+	buf_puts(b, rq->method);
+	buf_putc(b, ' ');
+	buf_puts(b, target);
+	buf_append(b, " HTTP/1.1\r\nHost: ", 17);
 	bool v6 = strchr(host, ':') != NULL;
-	buf_printf(b, v6 ? "[%s]" : "%s", host);
-	if (port != 80)
-		buf_printf(b, ":%d", port);
-	buf_puts(b, "\r\n");
+	if (v6)
+		buf_putc(b, '[');
+	buf_puts(b, host);
+	if (v6)
+		buf_putc(b, ']');
+	if (port != 80) {
+		buf_putc(b, ':');
+		buf_put_u64(b, (unsigned)port);
+	}
+	buf_append(b, "\r\n", 2);
 	for (size_t i = 0; i < rq->nheaders; i++) {
 		const char *n = rq->headers[i].name;
-		if (!strcasecmp(n, "Host") || !strcasecmp(n, "Content-Length") ||
-		    !strcasecmp(n, "Transfer-Encoding") || !strcasecmp(n, "Connection"))
+		if (hc_own_header(n))
 			continue;
-		buf_printf(b, "%s: %s\r\n", n, rq->headers[i].value);
+		buf_puts(b, n);
+		buf_append(b, ": ", 2);
+		buf_puts(b, rq->headers[i].value);
+		buf_append(b, "\r\n", 2);
 	}
 	bool has_body = rq->body_len > 0 || !strcmp(rq->method, "POST") ||
 			!strcmp(rq->method, "PUT") || !strcmp(rq->method, "PATCH");
-	if (has_body)
-		buf_printf(b, "Content-Length: %zu\r\n", rq->body_len);
-	buf_puts(b, "\r\n");
+	if (has_body) {
+		buf_append(b, "Content-Length: ", 16);
+		buf_put_u64(b, rq->body_len);
+		buf_append(b, "\r\n", 2);
+	}
+	buf_append(b, "\r\n", 2);
 	if (rq->body_len)
 		buf_append(b, rq->body, rq->body_len);
 

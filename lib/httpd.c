@@ -272,16 +272,28 @@ static void httpd_head(struct httpd *h, struct buf *b, struct httpd_req *req,
 		       bool chunked)
 {
 	struct httpd_conn *c = req ? req->conn : NULL;
-	buf_printf(b, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, hp_reason(status),
-		   httpd_date(h));
-	if (ctype)
-		buf_printf(b, "Content-Type: %s\r\n", ctype);
+	/* No printf: this runs for every response. */
+	buf_append(b, "HTTP/1.1 ", 9);
+	buf_put_u64(b, (unsigned)status);
+	buf_putc(b, ' ');
+	buf_puts(b, hp_reason(status));
+	buf_append(b, "\r\nDate: ", 8);
+	buf_puts(b, httpd_date(h));
+	buf_append(b, "\r\n", 2);
+	if (ctype) {
+		buf_append(b, "Content-Type: ", 14);
+		buf_puts(b, ctype);
+		buf_append(b, "\r\n", 2);
+	}
 	if (req && req->outhdr.len)
 		buf_append(b, req->outhdr.data, req->outhdr.len);
-	if (chunked)
+	if (chunked) {
 		buf_puts(b, "Transfer-Encoding: chunked\r\n");
-	else if (len >= 0)
-		buf_printf(b, "Content-Length: %lld\r\n", len);
+	} else if (len >= 0) {
+		buf_append(b, "Content-Length: ", 16);
+		buf_put_u64(b, (unsigned long long)len);
+		buf_append(b, "\r\n", 2);
+	}
 	if (!c || !req || req->close_after)
 		buf_puts(b, "Connection: close\r\n");
 	else if (req->msg.version_minor == 0)
@@ -996,7 +1008,10 @@ void httpd_add_header(struct httpd_req *r, const char *name, const char *value)
 		log_error("httpd: invalid response header %s dropped", name);
 		return;
 	}
-	buf_printf(&r->outhdr, "%s: %s\r\n", name, value);
+	buf_puts(&r->outhdr, name);
+	buf_append(&r->outhdr, ": ", 2);
+	buf_puts(&r->outhdr, value);
+	buf_append(&r->outhdr, "\r\n", 2);
 }
 
 /* Returns false (and logs) unless the request may be replied to now. */
@@ -1083,9 +1098,17 @@ int httpd_stream_write(struct httpd_req *r, const void *data, size_t len)
 	if (len == 0 || r->no_body)
 		return 0;
 	if (r->chunked_out) {
+		static const char digits[] = "0123456789abcdef";
 		char hex[24];
-		int n = snprintf(hex, sizeof hex, "%zx\r\n", len);
-		evbuffer_add(c->out, hex, (size_t)n);
+		size_t i = sizeof hex - 2;
+		hex[i] = '\r';
+		hex[i + 1] = '\n';
+		size_t v = len;
+		do {
+			hex[--i] = digits[v & 15];
+			v >>= 4;
+		} while (v);
+		evbuffer_add(c->out, hex + i, sizeof hex - i);
 		evbuffer_add(c->out, data, len);
 		evbuffer_add(c->out, "\r\n", 2);
 	} else {
@@ -1114,6 +1137,20 @@ void httpd_stream_end(struct httpd_req *r)
 	c->busy++;
 	if (c->fd >= 0 && r->chunked_out)
 		evbuffer_add(c->out, "0\r\n\r\n", 5);
+	req_finish(c);
+	c->busy--;
+	conn_release(c);
+}
+
+void httpd_stream_abort(struct httpd_req *r)
+{
+	if (r->state == REQ_PENDING)
+		r->state = REQ_STREAMING;
+	if (!req_check(r, REQ_STREAMING, "httpd_stream_abort"))
+		return;
+	struct httpd_conn *c = r->conn;
+	c->busy++;
+	r->close_after = true;
 	req_finish(c);
 	c->busy--;
 	conn_release(c);

@@ -179,6 +179,11 @@ int httpd_stream_start(struct httpd_req *req, int status, const char *ctype);
 int httpd_stream_write(struct httpd_req *req, const void *data, size_t len);
 /* Ends the stream (last chunk) and the request. */
 void httpd_stream_end(struct httpd_req *req);
+/* Ends the request by closing the connection after the bytes already
+ * queued, without the last chunk: the client sees an incomplete response
+ * (a proxy whose upstream failed mid-stream). On a request without a reply
+ * yet, closes the connection without a response. */
+void httpd_stream_abort(struct httpd_req *req);
 
 /* Response bytes queued and not yet written to the socket. */
 size_t httpd_req_outbuf_len(const struct httpd_req *req);

@@ -12,6 +12,7 @@
  *   reg_auth     who may call what
  *   reg_metrics  /metrics
  *   reg_events   recent events
+ *   proxy        the OpenAI-compatible proxy on /v1/ (proxy.h)
  *
  * One struct reg holds them all; everything runs on one libevent loop and
  * nothing on it blocks: SLURM commands run as child processes read through
@@ -39,6 +40,7 @@ struct reg_procs;
 struct reg_pending;
 struct reg_pending_reg;
 struct reg_resolver;
+struct proxy;
 
 struct reg {
 	struct event_base *base;
@@ -57,6 +59,7 @@ struct reg {
 	struct reg_pending_reg *pending_regs; /* registrations waiting for a
 					  name lookup (reg_peer.h) */
 	struct reg_resolver *resolver; /* worker host names */
+	struct proxy *proxy;        /* the OpenAI proxy (registry/proxy.h) */
 	char instance[13];          /* this registry's id in job comments */
 	char api_key[80];           /* the OpenAI side's generated key */
 	char url[300];              /* where jobs reach us (advertised) */

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "model.h"
 #include "oai.h"
+#include "proxy.h"
 #include "reg.h"
 #include "reg_auth.h"
 #include "reg_body.h"
@@ -851,10 +852,7 @@ void reg_api_handle(struct httpd_req *req, void *arg)
 		return;
 	}
 	if (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0) {
-		/* The OpenAI proxy's place. */
-		reply_error(r, req, 404, NULL,
-			    "the OpenAI-compatible endpoint is not available in this version of "
-			    "elastic-registry");
+		proxy_handle(r->proxy, req);
 		return;
 	}
 	if (strncmp(path, "/api/", 5) != 0) {

@@ -39,6 +39,7 @@ void reg_config_init(struct reg_config *cfg)
 	cfg->sacct = reg_strdup("sacct");
 	cfg->command_timeout_ms = 30000;
 	cfg->policy = MODEL_POLICY_CACHE_AWARE;
+	proxy_config_init(&cfg->proxy);
 }
 
 void reg_config_free(struct reg_config *cfg)
@@ -57,6 +58,7 @@ void reg_config_free(struct reg_config *cfg)
 	free(cfg->squeue);
 	free(cfg->scancel);
 	free(cfg->sacct);
+	proxy_config_free(&cfg->proxy);
 	memset(cfg, 0, sizeof *cfg);
 }
 
@@ -131,7 +133,8 @@ int reg_config_add_uid(struct reg_config *cfg, const char *spec, char *err, size
 
 static const char *const top_keys[] = {
 	"listen", "advertise_url", "state_dir", "auth", "allow_uids", "log_level", "log_file",
-	"check_worker_host", "munge_socket", "health", "acquirer", "slurm", "routing", NULL,
+	"check_worker_host", "munge_socket", "health", "acquirer", "slurm", "routing", "proxy",
+	NULL,
 };
 static const char *const health_keys[] = {
 	"heartbeat_interval", "heartbeat_timeout", "keep_gone", NULL,
@@ -143,7 +146,7 @@ static const char *const acquirer_keys[] = {
 static const char *const slurm_keys[] = {
 	"sbatch", "squeue", "scancel", "sacct", "timeout", NULL,
 };
-static const char *const routing_keys[] = {"policy", NULL};
+static const char *const routing_keys[] = {"policy", PROXY_CONFIG_ROUTING_KEYS, NULL};
 static const char *const policy_names[] = {"cache_aware", "round_robin", "least_load", "session", NULL};
 static const char *const level_names[] = {"debug", "info", "warn", "error", NULL};
 
@@ -273,6 +276,7 @@ static void parse_routing(struct tcfg *c, const struct toml_value *root, struct 
 	int p;
 	if (tcfg_enum(c, r, "routing", "policy", policy_names, &p) == 1)
 		model_policy_parse(policy_names[p], &cfg->policy);
+	proxy_config_parse_routing(c, r, &cfg->proxy);
 }
 
 /* Unknown top-level keys and sections (tcfg_check_keys expects only
@@ -282,7 +286,8 @@ static void check_top_keys(struct tcfg *c, const struct toml_value *root)
 	static const char *const keys[] = {"listen", "advertise_url", "state_dir", "auth",
 					   "allow_uids", "log_level", "log_file",
 					   "check_worker_host", "munge_socket", NULL};
-	static const char *const sections[] = {"health", "acquirer", "slurm", "routing", NULL};
+	static const char *const sections[] = {"health", "acquirer", "slurm", "routing", "proxy",
+					       NULL};
 	for (size_t i = 0; i < root->u.tab.len; i++) {
 		const struct toml_kv *kv = &root->u.tab.items[i];
 		if (tcfg_is_key(kv->key, top_keys))
@@ -315,6 +320,7 @@ int reg_config_parse(struct reg_config *cfg, const char *src, size_t len, const 
 	parse_acquirer(&c, root, cfg);
 	parse_slurm(&c, root, cfg);
 	parse_routing(&c, root, cfg);
+	proxy_config_parse(&c, root, &cfg->proxy);
 	toml_free(root);
 	return c.nerr ? -1 : 0;
 }

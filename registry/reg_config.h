@@ -36,6 +36,8 @@
  *
  *   [routing]
  *   policy = "cache_aware"           # default for pools that do not say
+ *
+ *   [proxy] and the other [routing] keys: see proxy_config.h
  */
 #ifndef ES_REG_CONFIG_H
 #define ES_REG_CONFIG_H
@@ -47,6 +49,7 @@
 
 #include "buf.h"
 #include "model.h"
+#include "proxy_config.h"
 
 #define REG_DEFAULT_PORT 8780
 
@@ -80,6 +83,8 @@ struct reg_config {
 	int64_t command_timeout_ms;  /* SLURM commands killed after this */
 	/* [routing] */
 	enum model_policy policy;    /* default routing policy */
+	/* [proxy], and [routing]'s other keys */
+	struct proxy_config proxy;
 };
 
 /* Fills CFG with the defaults (state_dir and job_script depend on the

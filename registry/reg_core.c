@@ -15,6 +15,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "oai.h"
+#include "proxy.h"
 #include "reg_api.h"
 #include "reg_auth.h"
 #include "reg_jobs.h"
@@ -81,6 +82,7 @@ static void worker_hook(struct reg_worker *w, enum reg_wstate from, void *arg)
 	struct reg *r = arg;
 	double now = reg_now();
 	char l[200];
+	proxy_worker_changed(r->proxy, w, from);
 	switch (w->state) {
 	case REG_W_STARTING:
 		reg_events_add(r->events, now, w->model, "worker %s %s (starting) at %s", w->id,
@@ -184,6 +186,7 @@ void reg_render_metrics(struct reg *r, struct buf *out)
 					(double)reg_pool_count(pool, (enum reg_jstate)s));
 	}
 	reg_metrics_render(m, out);
+	proxy_render_metrics(r->proxy, out);
 }
 
 /* ---------------------------------------------------------------- life */
@@ -295,7 +298,7 @@ struct reg *reg_new(struct event_base *base, struct reg_config *cfg, char *err, 
 	/* HTTP. */
 	struct httpd_config hc;
 	httpd_config_init(&hc);
-	hc.max_body = 1u << 20;
+	proxy_httpd_config(&cfg->proxy, &hc); /* the OpenAI side's limits */
 	r->httpd = httpd_new(base, &hc, reg_api_handle, r);
 	if (!r->httpd) {
 		snprintf(err, errlen, "cannot create the HTTP server");
@@ -309,6 +312,11 @@ struct reg *reg_new(struct event_base *base, struct reg_config *cfg, char *err, 
 	}
 	r->port = httpd_port(r->httpd);
 	derive_url(r);
+	r->proxy = proxy_new(r, e, sizeof e);
+	if (!r->proxy) {
+		snprintf(err, errlen, "%s", e);
+		goto fail;
+	}
 
 	r->procs = reg_procs_new(base);
 	r->resolver = reg_resolver_new(base, 60 * 1000);
@@ -356,6 +364,7 @@ void reg_stop(struct reg *r)
 		reg_save_now(r);
 	if (r->tick_ev)
 		event_del(r->tick_ev);
+	proxy_stop(r->proxy);
 	httpd_shutdown(r->httpd, drained_cb, r);
 }
 
@@ -365,6 +374,8 @@ void reg_free(struct reg *r)
 		return;
 	if (r->dirty && r->save_ev)
 		reg_save_now(r);
+	proxy_free(r->proxy); /* first: it answers its clients and lets go of workers */
+	r->proxy = NULL;
 	reg_procs_free(r->procs); /* runs pending callbacks as cancelled */
 	reg_api_free(r);
 	reg_resolver_free(r->resolver);

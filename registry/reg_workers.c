@@ -77,6 +77,7 @@ void reg_worker_free(struct reg_worker *w)
 	if (!w)
 		return;
 	worker_strings_free(w);
+	free(w->proxy); /* the proxy's data: one flat allocation (proxy.c) */
 	free(w);
 }
 

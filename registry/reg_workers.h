@@ -84,7 +84,8 @@ struct reg_worker {
 	char gone_cause[32];   /* why: heartbeat_timeout, job_ended, sigterm... */
 	unsigned inflight;     /* proxy: requests in flight to it */
 	unsigned refs;         /* proxy: references held (see reg_worker_ref) */
-	void *proxy;           /* proxy: its own per-worker data */
+	void *proxy;           /* proxy: its own per-worker data, one allocation
+				  freed with the worker (reg_worker_free) */
 	struct reg_worker *hnext; /* hash chain (internal) */
 };
 

@@ -33,6 +33,23 @@ START_TEST(test_json_str)
 }
 END_TEST
 
+START_TEST(test_numbers)
+{
+	struct buf b = BUF_INIT;
+	buf_put_u64(&b, 0);
+	buf_putc(&b, ' ');
+	buf_put_u64(&b, 18446744073709551615ull);
+	buf_putc(&b, ' ');
+	buf_put_hex(&b, 0);
+	buf_putc(&b, ' ');
+	buf_put_hex(&b, 0xdeadbeef12ull);
+	buf_putc(&b, ' ');
+	buf_put_u64(&b, 4096);
+	ck_assert_str_eq(b.data, "0 18446744073709551615 0 deadbeef12 4096");
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_steal_empty)
 {
 	struct buf b = BUF_INIT;
@@ -83,6 +100,7 @@ Suite *suite_buf(void)
 	tcase_add_test(tc, test_json_str);
 	tcase_add_test(tc, test_steal_empty);
 	tcase_add_test(tc, test_utf8_valid);
+	tcase_add_test(tc, test_numbers);
 	suite_add_tcase(s, tc);
 	return s;
 }

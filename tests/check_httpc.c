@@ -778,20 +778,68 @@ START_TEST(test_stale_retry)
 	httpc_get_stats(hc_cli, &st);
 	ck_assert_uint_eq(st.retries, 1);
 	ck_assert_int_eq(hc_raw_accepts, 2);
-	/* POST is not resent. */
+	/* The resent request's connection is kept; a POST on it, dropped in
+	 * turn, is not resent. */
 	struct hc_result r3 = {0};
 	hc_raw_req("POST", "/c", &r3, false);
 	hc_run_until(&r3.done);
-	ck_assert_int_eq(r3.err, 0);
+	ck_assert_int_eq(r3.err, HTTPC_EIO);
+	ck_assert_int_eq(hc_raw_accepts, 2);
 	struct hc_result r4 = {0};
 	hc_raw_req("POST", "/d", &r4, false);
 	hc_run_until(&r4.done);
-	ck_assert_int_eq(r4.err, HTTPC_EIO);
+	ck_assert_int_eq(r4.err, 0);
 	hc_raw_stop();
 	hc_result_free(&r1);
 	hc_result_free(&r2);
 	hc_result_free(&r3);
 	hc_result_free(&r4);
+	hc_teardown();
+}
+END_TEST
+
+/* The stale connection again, and the resent request's answer arrives in
+ * two parts: the first connection's end must not end the second one. */
+static int hc_split_fd = -1;
+
+static void hc_split_rest(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	hc_write(hc_split_fd, "lo");
+}
+
+static void hc_script_stale_split(int fd, const char *head, int nth)
+{
+	if (nth == 1) {
+		shutdown(fd, SHUT_RDWR);
+	} else if (strstr(head, " /a ")) {
+		hc_write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	} else {
+		hc_write(fd, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel");
+		hc_split_fd = fd;
+		struct timeval tv = {0, 30000};
+		event_base_once(hc_base, -1, EV_TIMEOUT, hc_split_rest, NULL, &tv);
+	}
+}
+
+START_TEST(test_stale_retry_split_body)
+{
+	hc_setup();
+	hc_raw_start(hc_script_stale_split);
+	struct hc_result r1 = {0}, r2 = {0};
+	hc_raw_req("GET", "/a", &r1, false);
+	hc_run_until(&r1.done);
+	ck_assert_int_eq(r1.err, 0);
+	hc_raw_req("GET", "/b", &r2, true);
+	hc_run_until(&r2.done);
+	ck_assert_msg(r2.err == 0, "%s", r2.errmsg);
+	ck_assert_str_eq(r2.body.data, "hello");
+	ck_assert_int_eq(hc_raw_accepts, 2);
+	hc_raw_stop();
+	hc_result_free(&r1);
+	hc_result_free(&r2);
 	hc_teardown();
 }
 END_TEST
@@ -920,6 +968,7 @@ Suite *suite_httpc(void)
 	tcase_add_test(tc, test_bad_requests);
 	tcase_add_test(tc, test_resolve_name);
 	tcase_add_test(tc, test_stale_retry);
+	tcase_add_test(tc, test_stale_retry_split_body);
 	tcase_add_test(tc, test_raw_responses);
 	tcase_add_test(tc, test_idle_closed_by_server);
 	tcase_add_test(tc, test_free_in_flight);

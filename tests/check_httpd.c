@@ -165,6 +165,13 @@ static void t_handler(struct httpd_req *req, void *arg)
 			httpd_stream_write(req, block, sizeof block);
 	} else if (strcmp(path, "/wait") == 0) {
 		httpd_req_on_close(req, t_on_close, NULL);
+	} else if (strcmp(path, "/abort") == 0) {
+		/* A stream cut short, or (?0) a request closed without a reply. */
+		if (strcmp(httpd_req_query(req), "0") != 0) {
+			httpd_stream_start(req, 200, "text/event-stream");
+			httpd_stream_write(req, "partial", 7);
+		}
+		httpd_stream_abort(req);
 	} else if (strcmp(path, "/double") == 0) {
 		httpd_reply(req, 200, "text/plain", "one", 3);
 		httpd_reply(req, 200, "text/plain", "two", 3); /* logged, ignored */
@@ -509,6 +516,32 @@ START_TEST(test_streaming)
 }
 END_TEST
 
+START_TEST(test_stream_abort)
+{
+	int port;
+	pid_t pid = t_start(NULL, &port);
+	struct tc_conn c;
+	struct tc_resp r;
+	ck_assert_int_eq(tc_connect(&c, port, 5000), 0);
+	tc_sends(&c, "GET /abort HTTP/1.1\r\nHost: x\r\n\r\n");
+	/* The chunk arrives, then the close instead of the last chunk. */
+	ck_assert_int_eq(tc_read(&c, &r, false), -1);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(r.chunked);
+	ck_assert_str_eq(r.body.data, "partial");
+	tc_resp_free(&r);
+	tc_close(&c);
+	ck_assert_int_eq(tc_connect(&c, port, 5000), 0);
+	tc_sends(&c, "GET /abort?0 HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert(tc_eof(&c, 2000));
+	tc_close(&c);
+	char stats[128];
+	t_get_stats(port, stats, sizeof stats);
+	ck_assert_str_eq(stats, "closed=0 drained=0 pending=1"); /* /stats itself */
+	ck_assert_int_eq(t_stop(pid), 0);
+}
+END_TEST
+
 START_TEST(test_client_disconnect)
 {
 	int port;
@@ -651,6 +684,7 @@ Suite *suite_httpd(void)
 	tcase_add_test(tc, test_limits_413_431);
 	tcase_add_test(tc, test_timeouts);
 	tcase_add_test(tc, test_streaming);
+	tcase_add_test(tc, test_stream_abort);
 	tcase_add_test(tc, test_client_disconnect);
 	tcase_add_test(tc, test_backpressure);
 	tcase_add_test(tc, test_graceful_shutdown);

@@ -96,12 +96,13 @@ START_TEST(test_register_heartbeat_evict)
 
 	/* Registration again: same pointer, proxy fields kept. */
 	a->inflight = 2;
-	a->proxy = &t;
+	void *pd = malloc(8); /* the proxy's data: freed with the worker */
+	a->proxy = pd;
 	reg_worker_ref(a);
 	struct reg_worker *a2 = reg_workers_put(&t, mk("1.n1.0", "m", "1", "n1"), REG_W_READY, 102, 2500);
 	ck_assert_ptr_eq(a2, a);
 	ck_assert_uint_eq(a->inflight, 2);
-	ck_assert_ptr_eq(a->proxy, &t);
+	ck_assert_ptr_eq(a->proxy, pd);
 	ck_assert_uint_eq(a->refs, 1);
 	ck_assert_uint_eq(t.n, 1);
 

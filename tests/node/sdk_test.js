@@ -3,6 +3,9 @@
 // completions, streaming and not, embeddings, and the SDK's error classes.
 //
 //   SDK_DIR=build/node BASE_URL=http://127.0.0.1:PORT/v1 MODEL=sim node tests/node/sdk_test.js
+//
+// With API_KEY set (an endpoint that requires keys, such as the registry's
+// proxy), the client uses it, and a wrong key must be an AuthenticationError.
 'use strict';
 const assert = require('node:assert/strict');
 const { createRequire } = require('node:module');
@@ -11,7 +14,7 @@ const path = require('node:path');
 const sdkDir = path.resolve(process.env.SDK_DIR || 'build/node');
 const OpenAI = createRequire(path.join(sdkDir, 'package.json'))('openai').OpenAI;
 const model = process.env.MODEL || 'sim';
-const client = new OpenAI({ baseURL: process.env.BASE_URL, apiKey: 'sk-test', maxRetries: 0, timeout: 20000 });
+const client = new OpenAI({ baseURL: process.env.BASE_URL, apiKey: process.env.API_KEY || 'sk-test', maxRetries: 0, timeout: 20000 });
 
 async function main() {
   const models = await client.models.list();
@@ -84,6 +87,13 @@ async function main() {
     (e) => e instanceof OpenAI.BadRequestError && e.param === 'max_tokens',
   );
   console.log('ok: errors map to the SDK\'s NotFoundError and BadRequestError');
+
+  if (process.env.API_KEY) {
+    const wrong = new OpenAI({ baseURL: process.env.BASE_URL, apiKey: 'sk-wrong-key', maxRetries: 0 });
+    await assert.rejects(wrong.models.list(),
+      (e) => e instanceof OpenAI.AuthenticationError && e.status === 401);
+    console.log('ok: a wrong API key is the SDK\'s AuthenticationError');
+  }
 
   // A stream the client abandons half-way: breaking out of the loop makes
   // the SDK abort the request.

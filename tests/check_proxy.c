@@ -1,0 +1,570 @@
+/* check_proxy.c — registry/proxy's request lifecycle, in one process on
+ * one event loop: a real registry (reg_new, its HTTP server and proxy),
+ * fake workers made with lib/httpd that answer, fail, hang, reset and cut
+ * streams at random, and lib/httpc as the client, which also walks away
+ * from some requests.
+ *
+ * What must hold: every request gets exactly one complete answer while a
+ * healthy worker exists (faults before the first byte are retried), a
+ * stream cut after its first byte reaches the client incomplete, and once
+ * everything settled no worker and no pool has a request in flight and no
+ * client request is left without a reply (the counter-leak test). */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "buf.h"
+#include "httpc.h"
+#include "httpd.h"
+#include "log.h"
+#include "../registry/proxy.h"
+#include "../registry/reg.h"
+#include "../registry/reg_util.h"
+
+static struct event_base *base;
+static struct reg *reg;
+static struct reg_config cfg;
+static char dir[64];
+static char url[64];
+static unsigned seed = 1;
+
+/* ---------------------------------------------------------------- fake workers */
+
+enum fw_mode {
+	FW_OK,    /* always answers */
+	FW_FLAKY, /* half of the time 500 or 503 */
+	FW_BAD,   /* resets, hangs, 502s, 500s before any byte */
+	FW_CUT,   /* streams are cut after their first chunks */
+	FW_SLOW,  /* streams take a chunk every 50 ms */
+};
+
+struct fw {
+	struct httpd *h;
+	int port;
+	enum fw_mode mode;
+	char id[32];
+	unsigned requests;
+};
+
+struct fw_stream {
+	struct fw *f;
+	struct httpd_req *req;
+	struct event *ev;
+	int sent, total, cut_at; /* cut_at < 0: never */
+	bool hang;               /* never answered: ended when the proxy gives up */
+};
+
+static int fw_live; /* fake requests not ended yet */
+
+static void fws_free(struct fw_stream *s)
+{
+	if (s->ev)
+		event_free(s->ev);
+	free(s);
+	fw_live--;
+}
+
+static void fws_close(struct httpd_req *req, void *arg)
+{
+	struct fw_stream *s = arg;
+	/* The proxy gave up (timeout) or its client left: end it here. */
+	httpd_stream_abort(req);
+	fws_free(s);
+}
+
+static void fws_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct fw_stream *s = arg;
+	if (s->sent == s->cut_at) {
+		httpd_stream_abort(s->req);
+		fws_free(s);
+		return;
+	}
+	if (s->sent == s->total) {
+		httpd_stream_write(s->req, "data: [DONE]\n\n", 14);
+		httpd_stream_end(s->req);
+		fws_free(s);
+		return;
+	}
+	char line[64];
+	int n = snprintf(line, sizeof line, "data: {\"n\":%d}\n\n", s->sent++);
+	httpd_stream_write(s->req, line, (size_t)n);
+	struct timeval tv = {0, s->f->mode == FW_SLOW ? 50000 : 200 + rand_r(&seed) % 1500};
+	event_add(s->ev, &tv);
+}
+
+static void fw_handler(struct httpd_req *req, void *arg)
+{
+	struct fw *f = arg;
+	size_t len;
+	const char *body = httpd_req_body(req, &len);
+	bool stream = strstr(body, "\"stream\":true") != NULL;
+	int r = rand_r(&seed) % 100;
+	f->requests++;
+	if (f->mode == FW_FLAKY && r < 50) {
+		httpd_reply(req, r < 25 ? 500 : 503, "application/json", "{\"error\":{}}", 12);
+		return;
+	}
+	if (f->mode == FW_BAD && r < 80) {
+		if (r < 25) {
+			httpd_stream_abort(req); /* connection closed, no response */
+			return;
+		}
+		if (r < 45) {
+			struct fw_stream *s = calloc(1, sizeof *s);
+			s->f = f;
+			s->req = req;
+			s->hang = true;
+			fw_live++;
+			httpd_req_on_close(req, fws_close, s);
+			return;
+		}
+		httpd_reply(req, r < 65 ? 502 : 500, "application/json", "{\"error\":{}}", 12);
+		return;
+	}
+	if (!stream) {
+		char out[128];
+		int n = snprintf(out, sizeof out, "{\"ok\":true,\"w\":\"%s\"}", f->id);
+		httpd_add_header(req, "X-Upstream", "yes");
+		httpd_reply(req, 200, "application/json", out, (size_t)n);
+		return;
+	}
+	struct fw_stream *s = calloc(1, sizeof *s);
+	s->f = f;
+	s->req = req;
+	s->total = 5;
+	s->cut_at = f->mode == FW_CUT ? 2 : -1;
+	s->ev = evtimer_new(base, fws_tick, s);
+	fw_live++;
+	httpd_req_on_close(req, fws_close, s);
+	httpd_stream_start(req, 200, "text/event-stream");
+	fws_tick(-1, 0, s);
+}
+
+static struct fw *fw_start(const char *id, enum fw_mode mode)
+{
+	struct fw *f = calloc(1, sizeof *f);
+	char err[256];
+	f->mode = mode;
+	snprintf(f->id, sizeof f->id, "%s", id);
+	f->h = httpd_new(base, NULL, fw_handler, f);
+	ck_assert_int_eq(httpd_listen(f->h, "127.0.0.1", 0, err, sizeof err), 0);
+	f->port = httpd_port(f->h);
+	return f;
+}
+
+static void fw_stop(struct fw *f)
+{
+	httpd_free(f->h);
+	free(f);
+}
+
+/* Registers F with the registry, as an agent would. */
+static struct reg_worker *fw_register(struct fw *f, const char *model)
+{
+	struct reg_worker *w = reg_worker_new();
+	char u[64];
+	snprintf(u, sizeof u, "http://127.0.0.1:%d", f->port);
+	w->id = reg_strdup(f->id);
+	w->model = reg_strdup(model);
+	w->url = reg_strdup(u);
+	w->host = reg_strdup("127.0.0.1");
+	w->port = f->port;
+	w->job_id = reg_strdup("1");
+	w->node = reg_strdup("n1");
+	w->gpus = reg_strdup("0");
+	w->tp = 1;
+	return reg_workers_put(&reg->workers, w, REG_W_READY, reg_now(), reg_mono_ms());
+}
+
+/* ---------------------------------------------------------------- registry */
+
+static void setup(void)
+{
+	char err[512];
+	log_set_level(LOG_LVL_ERROR);
+	strcpy(dir, "/tmp/check_proxy_XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	base = event_base_new();
+	reg_config_init(&cfg);
+	reg_config_set_listen(&cfg, "127.0.0.1:0", err, sizeof err);
+	free(cfg.auth);
+	cfg.auth = reg_strdup("none");
+	char sd[128];
+	snprintf(sd, sizeof sd, "%s/state", dir);
+	cfg.state_dir = reg_strdup(sd);
+	cfg.job_script = reg_strdup("/bin/true");
+	free(cfg.squeue);
+	cfg.squeue = reg_strdup("/bin/true");
+	free(cfg.sacct);
+	cfg.sacct = reg_strdup("");
+	cfg.heartbeat_timeout_ms = 3600 * 1000;
+	cfg.poll_ms = 3600 * 1000;
+	cfg.proxy.response_timeout_ms = 300;
+	cfg.proxy.stream_idle_timeout_ms = 300;
+	cfg.proxy.wait_for_worker_ms = 300;
+	cfg.proxy.eject_after = 2;
+	cfg.proxy.eject_time_ms = 100;
+	cfg.proxy.eject_max_ms = 400;
+	ck_assert_int_eq(reg_config_finish(&cfg, NULL, err, sizeof err), 0);
+	reg = reg_new(base, &cfg, err, sizeof err);
+	ck_assert_msg(reg != NULL, "%s", err);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", reg->port);
+	fw_live = 0;
+}
+
+static void teardown(void)
+{
+	if (reg)
+		reg_free(reg);
+	reg = NULL;
+	event_base_free(base);
+	reg_config_free(&cfg);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* ---------------------------------------------------------------- client */
+
+struct call {
+	int done;         /* on_done ran */
+	int err;
+	int status;
+	bool cancelled;   /* walked away */
+	int cancel_after; /* cancel at this body piece (-1: never) */
+	int pieces;
+	struct buf body;
+	char worker[32];  /* X-Elastic-Worker */
+	bool forwarded;   /* the worker's own header came through */
+	struct httpc_req *req;
+};
+
+static int calls_open;
+
+static void c_head(struct httpc_req *req, const struct httpc_resp *resp, void *arg)
+{
+	(void)req;
+	struct call *c = arg;
+	c->status = httpc_resp_status(resp);
+	const char *w = httpc_resp_header(resp, "X-Elastic-Worker");
+	snprintf(c->worker, sizeof c->worker, "%s", w ? w : "");
+	c->forwarded = httpc_resp_header(resp, "X-Upstream") != NULL;
+}
+
+static void c_body(struct httpc_req *req, const char *data, size_t len, void *arg)
+{
+	struct call *c = arg;
+	buf_append(&c->body, data, len);
+	if (c->pieces++ == c->cancel_after) {
+		httpc_cancel(req);
+		c->cancelled = true;
+		calls_open--;
+	}
+}
+
+static void c_done(struct httpc_req *req, int err, const struct httpc_resp *resp, void *arg)
+{
+	(void)req;
+	(void)resp;
+	struct call *c = arg;
+	c->done++;
+	c->err = err;
+	calls_open--;
+}
+
+static const char *policy_hdr; /* X-Elastic-Policy of the next calls, or NULL */
+
+static void start_call(struct httpc *hc, struct call *c, const char *model, bool stream,
+		       const char *path)
+{
+	char body[256], u[128];
+	snprintf(body, sizeof body,
+		 "{\"model\":\"%s\",\"stream\":%s,\"messages\":[{\"role\":\"user\",\"content\":"
+		 "\"a prompt long enough to make a block or two of prefix hashes for the table\"}]}",
+		 model, stream ? "true" : "false");
+	snprintf(u, sizeof u, "%s%s", url, path ? path : "/v1/chat/completions");
+	struct httpc_header h[] = {{"Content-Type", "application/json"},
+				   {"X-Elastic-Policy", policy_hdr ? policy_hdr : ""}};
+	struct httpc_request rq = {
+		.method = "POST", .url = u, .headers = h, .nheaders = policy_hdr ? 2 : 1, .body = body,
+		.body_len = strlen(body), .total_timeout_ms = 20000, .on_head = c_head,
+		.on_body = c_body, .on_done = c_done, .arg = c,
+	};
+	char err[128];
+	c->req = httpc_start(hc, &rq, err, sizeof err);
+	ck_assert_ptr_nonnull(c->req);
+	calls_open++;
+}
+
+static void guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(int *)arg = 1;
+	event_base_loopbreak(base);
+}
+
+/* Runs the loop until no call is open (or SECS pass: a failure). */
+static void run_calls(int secs)
+{
+	int expired = 0;
+	struct event *g = evtimer_new(base, guard_cb, &expired);
+	struct timeval tv = {secs, 0};
+	evtimer_add(g, &tv);
+	while (calls_open > 0 && !expired)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(g);
+	ck_assert_msg(!expired, "%d calls still open after %d s", calls_open, secs);
+}
+
+/* Runs the loop for MS milliseconds. */
+static void run_for(int ms)
+{
+	int expired = 0;
+	struct event *g = evtimer_new(base, guard_cb, &expired);
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(g, &tv);
+	while (!expired)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(g);
+}
+
+static char *metrics(void)
+{
+	struct buf b = BUF_INIT;
+	reg_render_metrics(reg, &b);
+	return buf_steal(&b);
+}
+
+static bool stream_complete(const struct buf *b)
+{
+	return b->data && strstr(b->data, "data: {\"n\":4}\n\ndata: [DONE]\n\n") != NULL;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+START_TEST(test_faults_hidden_and_no_leak)
+{
+	/* One healthy worker, three bad ones: every request that the client
+	 * keeps must succeed whole (4 attempts reach every worker). */
+	cfg.proxy.attempts = 4;
+	struct fw *fws[4] = {fw_start("1.n1.0", FW_OK), fw_start("1.n2.0", FW_FLAKY),
+			     fw_start("1.n3.0", FW_BAD), fw_start("1.n4.0", FW_BAD)};
+	struct reg_worker *ws[4];
+	for (int i = 0; i < 4; i++)
+		ws[i] = fw_register(fws[i], "m");
+	struct httpc *hc = httpc_new(base, NULL);
+	enum { N = 240 };
+	struct call *calls = calloc(N, sizeof *calls);
+	const char *policies[] = {"cache_aware", "round_robin", "least_load", "session"};
+	int started = 0;
+	while (started < N) {
+		/* 24 at a time, every policy (X-Elastic-Policy). */
+		for (int k = 0; k < 24 && started < N; k++, started++) {
+			struct call *c = &calls[started];
+			c->cancel_after = rand_r(&seed) % 10 == 0 ? rand_r(&seed) % 3 : -1;
+			policy_hdr = policies[rand_r(&seed) % 4];
+			start_call(hc, c, "m", rand_r(&seed) % 2, NULL);
+		}
+		run_calls(15);
+	}
+	policy_hdr = NULL;
+	int ok = 0, cancelled = 0;
+	for (int i = 0; i < N; i++) {
+		struct call *c = &calls[i];
+		if (c->cancelled) {
+			cancelled++;
+			continue;
+		}
+		ck_assert_int_eq(c->done, 1);
+		ck_assert_msg(c->err == HTTPC_OK, "call %d: %s (status %d, worker %s, %d pieces: %s)", i,
+			      httpc_strerror(c->err), c->status, c->worker, c->pieces,
+			      c->body.data ? c->body.data : "");
+		ck_assert_int_eq(c->status, 200);
+		if (strstr(c->body.data, "data:")) {
+			ck_assert_msg(stream_complete(&c->body), "call %d: %s", i, c->body.data);
+		} else {
+			char want[64];
+			snprintf(want, sizeof want, "{\"ok\":true,\"w\":\"%s\"}", c->worker);
+			ck_assert_str_eq(c->body.data, want);
+			ck_assert(c->forwarded);
+		}
+		ok++;
+	}
+	ck_assert_int_gt(ok, N / 2);
+	/* Let the cancellations and the fake workers' hangs settle. */
+	run_for(800);
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(ws[i]->inflight == 0, "worker %d: %u in flight", i, ws[i]->inflight);
+	ck_assert_uint_eq(httpd_pending_count(reg->httpd), 0);
+	/* Every upstream request was ended: cancelled ones and hung ones too. */
+	ck_assert_int_eq(fw_live, 0);
+	char *m = metrics();
+	ck_assert_msg(strstr(m, "elastic_proxy_inflight{pool=\"m\"} 0\n"), "%s", m);
+	ck_assert(strstr(m, "elastic_proxy_retries_total{pool=\"m\",cause=\"status\"}"));
+	ck_assert(strstr(m, "elastic_proxy_retries_total{pool=\"m\",cause=\"reset\"}"));
+	ck_assert(strstr(m, "elastic_proxy_retries_total{pool=\"m\",cause=\"timeout\"}"));
+	ck_assert(strstr(m, "elastic_proxy_worker_ejections_total{pool=\"m\",worker=\"1.n3.0\"}"));
+	ck_assert_ptr_null(strstr(m, "elastic_proxy_worker_ejections_total{pool=\"m\",worker=\"1.n1.0\"} 1"));
+	if (cancelled)
+		ck_assert(strstr(m, "cause=\"client_gone\""));
+	free(m);
+	for (int i = 0; i < N; i++)
+		buf_free(&calls[i].body);
+	free(calls);
+	httpc_free(hc);
+	for (int i = 0; i < 4; i++)
+		fw_stop(fws[i]);
+}
+END_TEST
+
+START_TEST(test_stream_cut_and_no_leak)
+{
+	/* Streams cut after their first chunks cannot be retried: the client
+	 * sees them incomplete; the counts still come back to zero. */
+	struct fw *cut = fw_start("2.n1.0", FW_CUT);
+	struct reg_worker *w = fw_register(cut, "c");
+	struct httpc *hc = httpc_new(base, NULL);
+	struct call calls[20];
+	memset(calls, 0, sizeof calls);
+	for (int i = 0; i < 20; i++) {
+		calls[i].cancel_after = -1;
+		start_call(hc, &calls[i], "c", i % 2 == 0, NULL);
+	}
+	run_calls(10);
+	for (int i = 0; i < 20; i++) {
+		struct call *c = &calls[i];
+		ck_assert_int_eq(c->done, 1);
+		if (i % 2 == 0) {
+			ck_assert_int_eq(c->status, 200);
+			ck_assert_int_eq(c->err, HTTPC_EIO);
+			ck_assert_str_eq(c->body.data, "data: {\"n\":0}\n\ndata: {\"n\":1}\n\n");
+		} else {
+			ck_assert_int_eq(c->err, HTTPC_OK);
+			ck_assert_str_eq(c->body.data, "{\"ok\":true,\"w\":\"2.n1.0\"}");
+		}
+		buf_free(&c->body);
+	}
+	run_for(200);
+	ck_assert_uint_eq(w->inflight, 0);
+	char *m = metrics();
+	ck_assert(strstr(m, "elastic_proxy_errors_total{pool=\"c\",cause=\"stream_cut\"} 10\n"));
+	ck_assert(strstr(m, "elastic_proxy_requests_total{pool=\"c\",code=\"2xx\"} 20\n"));
+	free(m);
+	httpc_free(hc);
+	fw_stop(cut);
+}
+END_TEST
+
+START_TEST(test_wait_for_worker)
+{
+	struct httpc *hc = httpc_new(base, NULL);
+	struct call a = {.cancel_after = -1}, b = {.cancel_after = -1}, c = {.cancel_after = -1};
+	/* Unknown model: 404 at once. */
+	start_call(hc, &a, "nobody", false, NULL);
+	run_calls(5);
+	ck_assert_int_eq(a.status, 404);
+	ck_assert(strstr(a.body.data, "\"param\":\"model\""));
+	/* A known model without a ready worker: the request waits; a worker
+	 * that becomes ready takes it. */
+	struct fw *f = fw_start("3.n1.0", FW_OK);
+	struct reg_worker *w = fw_register(f, "late");
+	reg_workers_apply(&reg->workers, w, REG_WEV_DRAIN, NULL, reg_now(), reg_mono_ms());
+	start_call(hc, &b, "late", false, NULL);
+	run_for(100);
+	ck_assert_int_eq(b.done, 0);
+	char *m = metrics();
+	ck_assert(strstr(m, "elastic_proxy_waiting{pool=\"late\"} 1\n"));
+	free(m);
+	struct fw *g = fw_start("3.n2.0", FW_OK);
+	fw_register(g, "late");
+	run_calls(5);
+	ck_assert_int_eq(b.status, 200);
+	ck_assert_str_eq(b.worker, "3.n2.0"); /* never the draining one */
+	/* No ready worker for longer than wait_for_worker: 503 with Retry-After. */
+	reg_workers_apply(&reg->workers, reg_workers_find(&reg->workers, "3.n2.0"), REG_WEV_EVICT,
+			  "heartbeat_timeout", reg_now(), reg_mono_ms());
+	start_call(hc, &c, "late", false, NULL);
+	run_calls(5);
+	ck_assert_int_eq(c.status, 503);
+	ck_assert(strstr(c.body.data, "ServiceUnavailable") || strstr(c.body.data, "\"code\":503"));
+	/* A client that leaves while waiting frees its request. */
+	struct call d = {.cancel_after = -1};
+	start_call(hc, &d, "late", false, NULL);
+	run_for(50);
+	httpc_cancel(d.req);
+	calls_open--;
+	run_for(100);
+	ck_assert_uint_eq(httpd_pending_count(reg->httpd), 0);
+	m = metrics();
+	ck_assert(strstr(m, "elastic_proxy_waiting{pool=\"late\"} 0\n"));
+	ck_assert(strstr(m, "elastic_proxy_errors_total{pool=\"late\",cause=\"no_worker\"} 1\n"));
+	free(m);
+	buf_free(&a.body);
+	buf_free(&b.body);
+	buf_free(&c.body);
+	buf_free(&d.body);
+	httpc_free(hc);
+	fw_stop(f);
+	fw_stop(g);
+}
+END_TEST
+
+START_TEST(test_shutdown_ends_everything)
+{
+	/* reg_free with requests waiting and streaming: each ends once. */
+	struct fw *f = fw_start("4.n1.0", FW_SLOW);
+	struct reg_worker *w = fw_register(f, "s");
+	struct fw *h = fw_start("4.n2.0", FW_OK);
+	struct reg_worker *wh = fw_register(h, "hung");
+	reg_workers_apply(&reg->workers, wh, REG_WEV_DRAIN, NULL, reg_now(), reg_mono_ms());
+	cfg.proxy.wait_for_worker_ms = 10000;
+	struct httpc *hc = httpc_new(base, NULL);
+	struct call a = {.cancel_after = -1}, b = {.cancel_after = -1};
+	start_call(hc, &a, "s", true, NULL);
+	start_call(hc, &b, "hung", false, NULL);
+	/* Until the stream is under way and the other request waits. */
+	for (int i = 0; i < 200; i++) {
+		run_for(5);
+		char *m = metrics();
+		bool waiting = strstr(m, "elastic_proxy_waiting{pool=\"hung\"} 1\n") != NULL;
+		free(m);
+		if (a.pieces > 0 && waiting)
+			break;
+	}
+	ck_assert_int_gt(a.pieces, 0);
+	reg_free(reg);
+	reg = NULL;
+	run_calls(5);
+	ck_assert_int_eq(a.done + b.done, 2);
+	ck_assert_msg(b.status == 503, "b: %s %d", httpc_strerror(b.err), b.status);
+	(void)w;
+	buf_free(&a.body);
+	buf_free(&b.body);
+	httpc_free(hc);
+	fw_stop(f);
+	fw_stop(h);
+}
+END_TEST
+
+Suite *suite_proxy(void)
+{
+	Suite *s = suite_create("proxy");
+	TCase *tc = tcase_create("lifecycle");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_faults_hidden_and_no_leak);
+	tcase_add_test(tc, test_stream_cut_and_no_leak);
+	tcase_add_test(tc, test_wait_for_worker);
+	tcase_add_test(tc, test_shutdown_ends_everything);
+	suite_add_tcase(s, tc);
+	return s;
+}
