@@ -49,21 +49,24 @@ static void from_sockaddr(const struct sockaddr *sa, struct reg_addr *out)
 
 int reg_addr_parse(const char *text, struct reg_addr *out)
 {
-	struct sockaddr_in s4;
-	struct sockaddr_in6 s6;
-	memset(&s4, 0, sizeof s4);
-	memset(&s6, 0, sizeof s6);
-	if (inet_pton(AF_INET, text, &s4.sin_addr) == 1) {
-		s4.sin_family = AF_INET;
-		from_sockaddr((struct sockaddr *)&s4, out);
+	struct in_addr a4;
+	struct in6_addr a6;
+	memset(out, 0, sizeof *out);
+	if (inet_pton(AF_INET, text, &a4) == 1) {
+		out->family = AF_INET;
+		memcpy(out->a, &a4, 4);
 		return 0;
 	}
-	if (inet_pton(AF_INET6, text, &s6.sin6_addr) == 1) {
-		s6.sin6_family = AF_INET6;
-		from_sockaddr((struct sockaddr *)&s6, out);
-		return 0;
+	if (inet_pton(AF_INET6, text, &a6) != 1)
+		return -1;
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		out->family = AF_INET;
+		memcpy(out->a, a6.s6_addr + 12, 4);
+	} else {
+		out->family = AF_INET6;
+		memcpy(out->a, a6.s6_addr, 16);
 	}
-	return -1;
+	return 0;
 }
 
 void reg_addr_str(const struct reg_addr *a, char *out, size_t len)
