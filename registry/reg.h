@@ -69,6 +69,8 @@ struct reg {
 	struct event *tick_ev;      /* 250 ms: evictions, reaping */
 	struct event *save_ev;      /* deferred state write */
 	bool dirty;                 /* pools or jobs changed since the last write */
+	unsigned save_failures;     /* state writes failed in a row (disk full...) */
+	double saved_at;            /* Unix s of the last state written (or the start) */
 	int64_t auth_down_mono;     /* munged unreachable since (monotonic ms);
 				       0 while it answers (reg_auth_seen) */
 	int64_t auth_probe_mono;    /* last probe of munged while it is down */

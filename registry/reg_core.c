@@ -40,10 +40,23 @@ int reg_save_now(struct reg *r)
 				      sizeof err);
 	buf_free(&b);
 	if (rc < 0) {
+		/* The file on disk stays the last one written (the new one goes to
+		 * a temporary file first); memory is the truth until a retry
+		 * succeeds. */
 		log_error("cannot save the state: %s", err);
+		if (r->save_failures++ == 0)
+			reg_events_add(r->events, reg_now(), NULL,
+				       "cannot save the state (%s): retrying every second; the file on "
+				       "disk keeps the state of %.0f s ago",
+				       err, reg_now() - r->saved_at);
 		reg_metrics_add(&r->metrics, "elastic_state_writes_total", "result=\"error\"", 1);
 		return -1;
 	}
+	if (r->save_failures)
+		reg_events_add(r->events, reg_now(), NULL, "state saved again after %u failed attempt(s)",
+			       r->save_failures);
+	r->save_failures = 0;
+	r->saved_at = reg_now();
 	r->dirty = false;
 	reg_metrics_add(&r->metrics, "elastic_state_writes_total", "result=\"ok\"", 1);
 	return 0;
@@ -224,6 +237,7 @@ struct reg *reg_new(struct event_base *base, struct reg_config *cfg, char *err, 
 	r->cfg = cfg;
 	r->self_uid = geteuid();
 	r->started_at = reg_now();
+	r->saved_at = r->started_at;
 	r->started_mono = reg_mono_ms();
 	r->events = calloc(1, sizeof *r->events);
 	if (!r->events)
