@@ -9,6 +9,9 @@
 #                           8-GPU job, NODES jobs; each ENGINE_LINE goes into
 #                           [engine] (e.g. 'args = [...]', 'hang_timeout = "3s"');
 #                           engine.startup_timeout is $FAULT_STARTUP (60s)
+#   fault_command GPUS FLAGS   an engine.command line: elastic-sim, with FLAGS
+#                           (e.g. "--hang-after 30") on the slice of GPUS only
+#                           (tests/integration/fault_engine.sh)
 #   ready                   ready workers (registry status)
 #   wait_ready N TIMEOUT_S  until N workers are ready
 #   load_start NAME [ARG...]   fault_load.py against the proxy in the background
@@ -29,7 +32,11 @@ fault_model() {
 	local file=$1 name=$2 nodes=$3 line
 	shift 3
 	{
-		printf '[model]\npath = "elastic/%s"\nname = "%s"\n\n[engine]\nkind = "sim"\n' "$name" "$name"
+		printf '[model]\npath = "elastic/%s"\nname = "%s"\n\n[engine]\n' "$name" "$name"
+		case "$*" in
+		*'kind = '*) ;;
+		*) printf 'kind = "sim"\n' ;;
+		esac
 		if [ $# -eq 0 ]; then
 			printf 'args = ["--ttft-ms", "20", "--itl-ms", "10"]\n'
 		fi
@@ -38,6 +45,13 @@ fault_model() {
 		printf '[slurm]\npartition = "low"\ngpus_per_node = 8\n\n[scale]\nmax_nodes = %s\n' "$nodes"
 	} >"$file"
 	chown "$ES_CLUSTER_USER" "$file"
+}
+
+fault_command() {
+	printf 'kind = "command"\ncommand = ["%s", "{gpus}", "%s", "%s", "%s", "--model", "{path}", ' \
+		"$ES_REPO/tests/integration/fault_engine.sh" "$1" "$2" "$ES_BIN/sim/elastic-sim"
+	printf '"--host", "{host}", "--port", "{port}", "--served-model-name", "{name}", '
+	printf '"--tensor-parallel-size", "{tp}", "--ttft-ms", "20", "--itl-ms", "10"]\n'
 }
 
 ready() { jctl 'j["workers"]["ready"]' status; }
