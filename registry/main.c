@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "httpd.h"
 #include "log.h"
 #include "reg.h"
 #include "reg_config.h"
@@ -307,6 +308,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	httpd_raise_nofile(); /* every client is a descriptor */
 	struct event_base *base = event_base_new();
 	if (!base) {
 		fprintf(stderr, "elastic-registry: error: cannot create the event loop\n");

@@ -394,6 +394,7 @@ int main(int argc, char **argv)
 	}
 	struct event_config *ec = event_config_new();
 	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	httpd_raise_nofile(); /* every client is a descriptor */
 	g_base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	if (!g_base || sim_init(&g_sim, &cfg, g_base, err, sizeof err) != 0) {
