@@ -8,7 +8,8 @@
 #   make cluster-up      a local SLURM cluster (n1..n3, 8 fake GPUs each)
 #   make cluster-down
 #   make demo            the whole flow on the local cluster
-#   make bench           the benchmarks (make bench-proxy: the proxy vs nginx)
+#   make bench           the benchmark suite (bench/README.md; root, local cluster)
+#   make bench-proxy     the proxy's overhead against direct and nginx (part f of make bench)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages that are missing
 #   make check-leaks     the integration tests with the daemons (registry,
@@ -302,11 +303,13 @@ demo-down:
 	@scripts/demo.sh down
 
 # ---------------------------------------------------------------- bench
-# make bench runs every benchmark; BENCH_DURATION per run, BENCH_REPEAT times.
+# make bench runs every part of the suite (bench/run.sh); make bench-proxy
+# only the proxy's overhead, BENCH_DURATION per run, BENCH_REPEAT times.
 BENCH_DURATION ?= 10s
 BENCH_REPEAT ?= 1
 .PHONY: bench bench-proxy
-bench: bench-proxy
+bench: all
+	@BENCH_DURATION=$(BENCH_DURATION) BENCH_REPEAT=$(BENCH_REPEAT) bench/run.sh
 
 bench-proxy: all
 	@bench/proxy.sh $(BENCH_DURATION) $(BENCH_REPEAT)

@@ -25,10 +25,12 @@
 
 extern char **environ;
 
-enum { T_NONE, T_PROBE, T_BACKOFF, T_KILL };
+#define T_NONE AGENT_T_NONE
+#define T_PROBE AGENT_T_PROBE
+#define T_BACKOFF AGENT_T_BACKOFF
+#define T_KILL AGENT_T_KILL
 
 static void slice_apply(struct agent_slice *s, unsigned acts, pid_t old_pid);
-static void agent_check_done(struct agent *ag);
 static void agent_stop_all(struct agent *ag);
 static void exit_timer_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -39,7 +41,7 @@ int64_t agent_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void timer_arm(struct event *ev, int64_t ms)
+void agent_timer_arm(struct event *ev, int64_t ms)
 {
 	if (ms < 0)
 		ms = 0;
@@ -47,7 +49,7 @@ static void timer_arm(struct event *ev, int64_t ms)
 	evtimer_add(ev, &tv);
 }
 
-static void slice_step(struct agent_slice *s, enum agent_event ev, pid_t old_pid)
+void agent_slice_step(struct agent_slice *s, enum agent_event ev, pid_t old_pid)
 {
 	enum agent_state before = s->sm.state;
 	unsigned acts = agent_sm_step(&s->sm, ev, agent_now_ms(), &s->ag->pol);
@@ -55,6 +57,8 @@ static void slice_step(struct agent_slice *s, enum agent_event ev, pid_t old_pid
 		log_debug("slice %d: %s -> %s", s->index, agent_state_name(before),
 			  agent_state_name(s->sm.state));
 	slice_apply(s, acts, old_pid);
+	if (s->ag->node && s->sm.state != before)
+		agent_node_state(s);
 	agent_status_write(s->ag);
 	agent_check_done(s->ag);
 }
@@ -98,7 +102,7 @@ static void on_models(struct httpc_req *req, int err, const struct httpc_resp *r
 			s->error[0] = '\0';
 			s->answered_ms = agent_now_ms();
 			s->hung = false;
-			slice_step(s, AE_READY, 0);
+			agent_slice_step(s, AE_READY, 0);
 			return;
 		}
 		if (!s->error[0] || strstr(s->error, "does not list") == NULL)
@@ -107,7 +111,7 @@ static void on_models(struct httpc_req *req, int err, const struct httpc_resp *r
 				 s->port, s->ag->cfg->name);
 	}
 	s->timer_kind = T_PROBE;
-	timer_arm(s->timer, s->ag->opt.probe_ms);
+	agent_timer_arm(s->timer, s->ag->opt.probe_ms);
 }
 
 static void on_health(struct httpc_req *req, int err, const struct httpc_resp *resp, void *arg)
@@ -127,7 +131,7 @@ static void on_health(struct httpc_req *req, int err, const struct httpc_resp *r
 			return;
 	}
 	s->timer_kind = T_PROBE;
-	timer_arm(s->timer, s->ag->opt.probe_ms);
+	agent_timer_arm(s->timer, s->ag->opt.probe_ms);
 }
 
 static void probe_tick(struct agent_slice *s)
@@ -135,12 +139,12 @@ static void probe_tick(struct agent_slice *s)
 	if (s->sm.state != AS_STARTING)
 		return;
 	if (agent_now_ms() >= s->startup_deadline) {
-		slice_step(s, AE_STARTUP_TIMEOUT, 0);
+		agent_slice_step(s, AE_STARTUP_TIMEOUT, 0);
 		return;
 	}
 	if (s->probe) {
 		s->timer_kind = T_PROBE;
-		timer_arm(s->timer, s->ag->opt.probe_ms);
+		agent_timer_arm(s->timer, s->ag->opt.probe_ms);
 		return;
 	}
 	char url[600], e[200];
@@ -151,7 +155,7 @@ static void probe_tick(struct agent_slice *s)
 	s->probe = httpc_start(s->ag->http, &rq, e, sizeof e);
 	if (!s->probe) {
 		s->timer_kind = T_PROBE;
-		timer_arm(s->timer, s->ag->opt.probe_ms);
+		agent_timer_arm(s->timer, s->ag->opt.probe_ms);
 	}
 }
 
@@ -170,35 +174,37 @@ static void slice_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (s->pid > 0) {
 			/* The old engine is not reaped yet: its port may be held. */
 			s->timer_kind = T_BACKOFF;
-			timer_arm(s->timer, 200);
+			agent_timer_arm(s->timer, 200);
 			break;
 		}
-		slice_step(s, AE_BACKOFF_DONE, 0);
+		agent_slice_step(s, AE_BACKOFF_DONE, 0);
 		break;
 	case T_KILL:
-		slice_step(s, AE_KILL_TIMEOUT, 0);
+		agent_slice_step(s, AE_KILL_TIMEOUT, 0);
 		break;
 	}
 }
 
 /* ---------------------------------------------------------------- actions */
 
-static void slice_spawn(struct agent_slice *s)
+int agent_slice_start(struct agent_slice *s)
 {
 	struct agent *ag = s->ag;
 	char err[512];
 	struct agent_engine_vars v = {
 		.path = ag->cfg->path, .name = ag->cfg->name, .host = ag->opt.bind, .port = s->port,
-		.tp = model_gpus_per_rank(ag->cfg), .gpus = s->gpus, .rank = 0,
+		.tp = ag->cfg->tp, .gpus = s->gpus, .rank = 0, .nnodes = 1,
+		.gpus_per_rank = model_gpus_per_rank(ag->cfg), .agent = ag->self_path,
 	};
+	if (ag->node)
+		agent_node_vars(ag, &v);
 	char **argv = agent_engine_argv(ag->cfg, &v, ag->sim_path, err, sizeof err);
 	if (!argv) {
 		snprintf(s->error, sizeof s->error, "%s", err);
 		log_error("slice %d: %s", s->index, err);
-		slice_step(s, AE_EXITED, 0);
-		return;
+		return -1;
 	}
-	char **envp = agent_engine_env(environ, ag->cfg, s->gpus);
+	char **envp = agent_engine_env(environ, ag->cfg, s->gpus, &v);
 	pid_t pid = agent_proc_spawn(s, argv, envp, err, sizeof err);
 	agent_argv_free(argv);
 	agent_argv_free(envp);
@@ -207,12 +213,27 @@ static void slice_spawn(struct agent_slice *s)
 	if (pid < 0) {
 		snprintf(s->error, sizeof s->error, "%s", err);
 		log_error("slice %d: %s", s->index, err);
-		slice_step(s, AE_EXITED, 0);
-		return;
+		return -1;
 	}
 	s->pid = pid;
-	log_info("slice %d: started %s engine (pid %d) on GPUs %s, port %d; log %s", s->index,
-		 model_engine_name(ag->cfg->engine), (int)pid, s->gpus, s->port, s->log_path);
+	if (v.nnodes > 1)
+		log_info("slice %d: started %s engine rank %d of %d (pid %d) on GPUs %s, port %d; log %s",
+			 s->index, model_engine_name(ag->cfg->engine), v.rank, v.nnodes, (int)pid,
+			 s->gpus, s->port, s->log_path);
+	else
+		log_info("slice %d: started %s engine (pid %d) on GPUs %s, port %d; log %s", s->index,
+			 model_engine_name(ag->cfg->engine), (int)pid, s->gpus, s->port, s->log_path);
+	return 0;
+}
+
+static void slice_spawn(struct agent_slice *s)
+{
+	if (agent_slice_start(s) < 0) {
+		agent_slice_step(s, AE_EXITED, 0);
+		return;
+	}
+	if (s->ag->node)
+		agent_node_spawned(s);
 }
 
 static void slice_apply(struct agent_slice *s, unsigned acts, pid_t old_pid)
@@ -223,13 +244,19 @@ static void slice_apply(struct agent_slice *s, unsigned acts, pid_t old_pid)
 		kill(-old_pid, SIGKILL); /* what the engine left behind in its group */
 	if (acts & AA_DEREGISTER)
 		agent_reg_deregister(ag, s, reason ? reason : "engine_exit");
-	if (acts & AA_KILL)
+	if (acts & AA_KILL) {
 		agent_proc_signal(s, SIGKILL);
-	if (acts & AA_TERM)
+		if (ag->node)
+			agent_node_signalled(s, SIGKILL);
+	}
+	if (acts & AA_TERM) {
 		agent_proc_signal(s, SIGTERM);
+		if (ag->node)
+			agent_node_signalled(s, SIGTERM);
+	}
 	if (acts & AA_KILL_LATER) {
 		s->timer_kind = T_KILL;
-		timer_arm(s->timer, ag->opt.kill_timeout_ms);
+		agent_timer_arm(s->timer, ag->opt.kill_timeout_ms);
 	}
 	if (acts & AA_REPORT_FAIL) {
 		struct buf tail = BUF_INIT;
@@ -244,7 +271,7 @@ static void slice_apply(struct agent_slice *s, unsigned acts, pid_t old_pid)
 		log_warn("slice %d: restarting in %.1f s (failure %d in a row)", s->index,
 			 s->sm.backoff_ms / 1000.0, s->sm.failures);
 		s->timer_kind = T_BACKOFF;
-		timer_arm(s->timer, s->sm.backoff_ms);
+		agent_timer_arm(s->timer, s->sm.backoff_ms);
 	}
 	if (acts & AA_SPAWN) {
 		slice_spawn(s);
@@ -253,7 +280,7 @@ static void slice_apply(struct agent_slice *s, unsigned acts, pid_t old_pid)
 	}
 	if (acts & AA_PROBE) {
 		s->timer_kind = T_PROBE;
-		timer_arm(s->timer, ag->opt.probe_ms);
+		agent_timer_arm(s->timer, ag->opt.probe_ms);
 	}
 	if (acts & AA_REGISTER)
 		agent_reg_register(s);
@@ -275,6 +302,8 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 			ag->squeue_pid = 0;
 			continue;
 		}
+		if (ag->hub && agent_hub_reaped(ag, pid, st))
+			continue;
 		for (size_t i = 0; i < ag->nslices; i++) {
 			struct agent_slice *s = &ag->slices[i];
 			if (s->pid != pid)
@@ -300,6 +329,12 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 			else
 				snprintf(what, sizeof what, "engine (pid %d) exited with status %d",
 					 (int)pid, WEXITSTATUS(st));
+			if (s->follower) {
+				agent_node_follower_exited(s, pid, st);
+				break;
+			}
+			if (ag->node)
+				agent_node_head_exited(s);
 			if (s->sm.state == AS_STARTING || s->sm.state == AS_READY) {
 				log_warn("slice %d: %s", s->index, what);
 				snprintf(s->error, sizeof s->error, "%s", what);
@@ -307,7 +342,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 				/* A failed slice keeps the reason it failed for. */
 				log_info("slice %d: %s", s->index, what);
 			}
-			slice_step(s, AE_EXITED, pid);
+			agent_slice_step(s, AE_EXITED, pid);
 			break;
 		}
 	}
@@ -323,6 +358,7 @@ static void on_scrape(struct httpc_req *req, int err, const struct httpc_resp *r
 	s->load_fresh = true;
 	if (!err)
 		s->answered_ms = agent_now_ms(); /* any answer: not hung */
+	s->scrape_failed = err != 0;
 	if (err || httpc_resp_status(resp) != 200) {
 		s->load.valid = false;
 		return;
@@ -363,7 +399,7 @@ static void hb_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t now = agent_now_ms(), hang = ag->cfg->hang_timeout_ms;
 	for (size_t i = 0; i < ag->nslices; i++) {
 		struct agent_slice *s = &ag->slices[i];
-		if (s->sm.state != AS_READY)
+		if (s->sm.state != AS_READY || s->follower)
 			continue;
 		if (hang > 0 && !s->hung && now - s->answered_ms > hang) {
 			log_warn("slice %d: the engine (pid %d) answered nothing for %.1f s "
@@ -373,14 +409,14 @@ static void hb_cb(evutil_socket_t fd, short what, void *arg)
 				 "the engine answered nothing for %.1f s (engine.hang_timeout)",
 				 (double)(now - s->answered_ms) / 1000);
 			s->hung = true;
-			slice_step(s, AE_HUNG, 0);
+			agent_slice_step(s, AE_HUNG, 0);
 			continue;
 		}
 		slice_scrape(s, ag->heartbeat_ms - 100);
 	}
 	agent_reg_heartbeat(ag);
 	agent_reg_due(ag, agent_now_ms());
-	timer_arm(ag->hb_timer, ag->heartbeat_ms);
+	agent_timer_arm(ag->hb_timer, ag->heartbeat_ms);
 }
 
 /* ---------------------------------------------------------------- drain */
@@ -402,9 +438,13 @@ static void drain_poll_cb(evutil_socket_t fd, short what, void *arg)
 		struct agent_slice *s = &ag->slices[i];
 		if (s->sm.state != AS_DRAINING || !slice_live(s))
 			continue;
-		/* Busy until a scrape since the last poll says otherwise; a failed
-		 * one (the engine is shutting down) counts as idle. */
-		if (!s->load_fresh || (s->load.valid && s->load.running + s->load.waiting > 0))
+		/* Busy until a scrape since the last poll says otherwise. An
+		 * engine that no longer takes connections is finishing its
+		 * requests in flight on its own (SLURM's SIGTERM reaches every
+		 * process of the job): it is left to end by itself until the
+		 * drain time is over, since a second SIGTERM would cut them. */
+		if (!s->load_fresh || s->scrape_failed ||
+		    (s->load.valid && s->load.running + s->load.waiting > 0))
 			busy = true;
 		s->load_fresh = false;
 		slice_scrape(s, 200);
@@ -415,7 +455,7 @@ static void drain_poll_cb(evutil_socket_t fd, short what, void *arg)
 		agent_stop_all(ag);
 		return;
 	}
-	timer_arm(ag->drain_poll, 250);
+	agent_timer_arm(ag->drain_poll, 250);
 }
 
 static void agent_stop_all(struct agent *ag)
@@ -428,7 +468,7 @@ static void agent_stop_all(struct agent *ag)
 		if (s->sm.state == AS_DRAINING && !slice_live(s))
 			s->sm.state = AS_STOPPED;
 		else
-			slice_step(s, AE_STOP, 0);
+			agent_slice_step(s, AE_STOP, 0);
 	}
 	agent_status_write(ag);
 	agent_check_done(ag);
@@ -436,6 +476,12 @@ static void agent_stop_all(struct agent *ag)
 
 void agent_drain(struct agent *ag)
 {
+	if (ag->hub) {
+		agent_hub_drain(ag);
+		return;
+	}
+	if (ag->node && agent_node_drain(ag))
+		return;
 	if (ag->phase == AP_DRAINING) {
 		log_warn("second signal: stopping the engines now");
 		agent_stop_all(ag);
@@ -455,12 +501,12 @@ void agent_drain(struct agent *ag)
 			s->registered = false;
 		n += s->sm.state == AS_READY;
 		s->load_fresh = false;
-		slice_step(s, AE_DRAIN, 0);
+		agent_slice_step(s, AE_DRAIN, 0);
 	}
 	log_info("draining: %d worker(s) deregistered; in-flight requests get up to %.1f s", n,
 		 drain / 1000.0);
 	agent_status_write(ag);
-	timer_arm(ag->drain_poll, 0);
+	agent_timer_arm(ag->drain_poll, 0);
 	agent_check_done(ag);
 }
 
@@ -470,15 +516,21 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	struct agent *ag = arg;
 	if (sig == SIGHUP)
 		return;
+	if ((ag->node || ag->hub) && ag->got_signal) {
+		/* srun passes on the signal that SLURM sends every process of
+		 * the job: the drain has begun already. */
+		log_debug("got %s again", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		return;
+	}
 	log_info("got %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	ag->got_signal = true;
 	agent_drain(ag);
 }
 
-static void agent_check_done(struct agent *ag)
+void agent_check_done(struct agent *ag)
 {
-	if (ag->phase == AP_DONE)
-		return;
+	if (ag->phase == AP_DONE || ag->hub)
+		return; /* the hub ends with its srun (agent_hub.c) */
 	bool all_gone = true, all_failed = true;
 	for (size_t i = 0; i < ag->nslices; i++) {
 		const struct agent_slice *s = &ag->slices[i];
@@ -497,14 +549,20 @@ static void agent_check_done(struct agent *ag)
 		ag->phase = AP_DONE;
 		log_info("all engines stopped");
 	}
-	if (ag->phase == AP_DONE) {
-		agent_status_write(ag);
-		/* A deregistration still on its way is let through, briefly. */
-		if (ag->dereg_inflight > 0)
-			timer_arm(ag->exit_timer, 1500);
-		else
-			event_base_loopbreak(ag->base);
-	}
+	if (ag->phase == AP_DONE)
+		agent_finish(ag, ag->exit_code);
+}
+
+void agent_finish(struct agent *ag, int code)
+{
+	ag->phase = AP_DONE;
+	ag->exit_code = code;
+	agent_status_write(ag);
+	/* A deregistration still on its way is let through, briefly. */
+	if (ag->dereg_inflight > 0)
+		agent_timer_arm(ag->exit_timer, 1500);
+	else
+		event_base_loopbreak(ag->base);
 }
 
 static void exit_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -666,8 +724,20 @@ static int load_config(struct agent *ag, char *err, size_t errlen)
 		return -1;
 	}
 	buf_free(&errs);
-	if (ag->cfg->nodes_per_worker > 1) {
-		snprintf(err, errlen, "parallel.nodes_per_worker > 1 is not supported by elastic-agent yet");
+	int k = ag->cfg->nodes_per_worker;
+	if (k > 1 && !ag->opt.hub && !ag->opt.node_agent) {
+		snprintf(err, errlen,
+			 "parallel.nodes_per_worker = %d: a worker spanning nodes needs --hub (as the SPANK plugin starts it) or --node-agent",
+			 k);
+		return -1;
+	}
+	if (k == 1 && (ag->opt.hub || ag->opt.node_agent)) {
+		snprintf(err, errlen,
+			 "--hub and --node-agent are for workers spanning nodes (parallel.nodes_per_worker > 1)");
+		return -1;
+	}
+	if (ag->opt.hub && ag->opt.node_agent) {
+		snprintf(err, errlen, "--hub and --node-agent exclude each other");
 		return -1;
 	}
 	return 0;
@@ -713,6 +783,18 @@ int agent_init(struct agent *ag, struct event_base *base, const struct agent_opt
 			 strerror(errno));
 		return -1;
 	}
+	ag->self_path = realpath("/proc/self/exe", NULL);
+	if (ag->opt.hub) {
+		if (ag->opt.nslices) {
+			snprintf(err, errlen, "--hub runs no engine itself: it takes no --slice");
+			return -1;
+		}
+		if (agent_hub_init(ag, err, errlen) < 0)
+			return -1;
+		goto common;
+	}
+	if (ag->opt.node_agent && agent_node_init(ag, err, errlen) < 0)
+		return -1;
 	if (ag->opt.nslices == 0) {
 		snprintf(err, errlen, "no slices: give --slice GPUS@PORT for each engine");
 		return -1;
@@ -768,6 +850,11 @@ int agent_init(struct agent *ag, struct event_base *base, const struct agent_opt
 			 ag->opt.node, s->index);
 		s->timer = evtimer_new(base, slice_timer_cb, s);
 	}
+	if (ag->node && ag->nslices != 1) {
+		snprintf(err, errlen, "a node agent runs one rank: give one --slice");
+		return -1;
+	}
+common:
 	ag->have_registry = ag->opt.registry && *ag->opt.registry;
 	if (ag->have_registry &&
 	    auth_client_init(&ag->auth, ag->opt.auth ? ag->opt.auth : "munge", err, errlen) < 0)
@@ -791,15 +878,31 @@ int agent_init(struct agent *ag, struct event_base *base, const struct agent_opt
 
 void agent_start(struct agent *ag)
 {
+	if (ag->hub) {
+		agent_hub_start(ag);
+		agent_timer_arm(ag->hb_timer, ag->heartbeat_ms);
+		agent_status_write(ag);
+		return;
+	}
 	if (ag->job_end <= 0 && strcmp(ag->opt.job_id, "0") != 0)
 		agent_lookup_job_end(ag);
+	if (ag->node) {
+		log_info("job %s on %s: rank of %s (%s) spanning %d nodes, registry %s, logs in %s",
+			 ag->opt.job_id, ag->opt.node, ag->cfg->name,
+			 model_engine_name(ag->cfg->engine), ag->cfg->nodes_per_worker,
+			 ag->have_registry ? ag->opt.registry : "none", ag->opt.log_dir);
+		agent_node_start(ag);
+		agent_timer_arm(ag->hb_timer, ag->heartbeat_ms);
+		agent_status_write(ag);
+		return;
+	}
 	log_info("job %s on %s: %zu slice(s) of %s (%s), registry %s, logs in %s", ag->opt.job_id,
 		 ag->opt.node, ag->nslices, ag->cfg->name, model_engine_name(ag->cfg->engine),
 		 ag->have_registry ? ag->opt.registry : "none", ag->opt.log_dir);
 	/* Slices start concurrently: every spawn happens now, probes overlap. */
 	for (size_t i = 0; i < ag->nslices; i++)
-		slice_step(&ag->slices[i], AE_START, 0);
-	timer_arm(ag->hb_timer, ag->heartbeat_ms);
+		agent_slice_step(&ag->slices[i], AE_START, 0);
+	agent_timer_arm(ag->hb_timer, ag->heartbeat_ms);
 	agent_status_write(ag);
 }
 
@@ -814,7 +917,12 @@ void agent_free(struct agent *ag)
 		if (s->timer)
 			event_free(s->timer);
 		free(s->gpus);
+		agent_argv_free(s->nodes);
 	}
+	if (ag->hub)
+		agent_hub_free(ag);
+	if (ag->node)
+		agent_node_free(ag);
 	httpc_free(ag->http);
 	if (ag->squeue_ev)
 		event_free(ag->squeue_ev);
@@ -834,5 +942,6 @@ void agent_free(struct agent *ag)
 	model_free(ag->cfg);
 	free(ag->sim_path);
 	free(ag->host_name);
+	free(ag->self_path);
 	memset(&ag->auth, 0, sizeof ag->auth);
 }

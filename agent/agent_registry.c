@@ -47,7 +47,17 @@ void agent_body_register(const struct agent *ag, const struct agent_slice *s, st
 	body_str(b, "node", ag->opt.node, true);
 	buf_printf(b, ", \"slice\": %d", s->index);
 	body_str(b, "gpus", s->gpus, true);
-	buf_printf(b, ", \"tp\": %d, \"job_end\": %.0f", model_gpus_per_rank(ag->cfg), ag->job_end);
+	if (s->nnodes > 0) {
+		buf_puts(b, ", \"nodes\": [");
+		for (size_t i = 0; i < s->nnodes; i++) {
+			if (i)
+				buf_puts(b, ", ");
+			buf_json_str(b, s->nodes[i], strlen(s->nodes[i]));
+		}
+		buf_puts(b, "]");
+	}
+	/* parallel.tp: every GPU of the worker, on all its nodes. */
+	buf_printf(b, ", \"tp\": %d, \"job_end\": %.0f", ag->cfg->tp, ag->job_end);
 	body_str(b, "state", wire_state(s), true);
 	buf_puts(b, "}");
 }
@@ -208,7 +218,7 @@ static void on_registered(struct httpc_req *req, int err, const struct httpc_res
 void agent_reg_register(struct agent_slice *s)
 {
 	struct agent *ag = s->ag;
-	if (!ag->have_registry || s->reg_inflight || ag->phase != AP_RUNNING)
+	if (!ag->have_registry || s->reg_inflight || ag->phase != AP_RUNNING || s->follower)
 		return;
 	if (s->sm.state != AS_STARTING && s->sm.state != AS_READY)
 		return;
@@ -225,7 +235,8 @@ void agent_reg_due(struct agent *ag, int64_t now)
 {
 	for (size_t i = 0; i < ag->nslices; i++) {
 		struct agent_slice *s = &ag->slices[i];
-		if (s->reg_inflight || (s->sm.state != AS_STARTING && s->sm.state != AS_READY))
+		if (s->reg_inflight || s->follower ||
+		    (s->sm.state != AS_STARTING && s->sm.state != AS_READY))
 			continue;
 		bool need = !s->registered || s->reg_sent != s->sm.state;
 		if (need && now >= s->reg_next_ms)
@@ -260,6 +271,38 @@ void agent_reg_deregister(struct agent *ag, struct agent_slice *s, const char *r
 			ag->slices[i].registered = false;
 	struct buf b = BUF_INIT;
 	agent_body_deregister(ag, s, reason, &b);
+	if (reg_post(ag, "/api/v1/deregister", &b, on_deregistered, ag, REG_TIMEOUT_MS))
+		ag->dereg_inflight++;
+	buf_free(&b);
+}
+
+void agent_reg_deregister_id(struct agent *ag, const char *id, const char *reason)
+{
+	if (!ag->have_registry || !id || !*id)
+		return;
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{");
+	body_str(&b, "job_id", ag->opt.job_id, false);
+	body_str(&b, "node", ag->opt.node, true);
+	buf_puts(&b, ", \"ids\": [");
+	buf_json_str(&b, id, strlen(id));
+	buf_puts(&b, "]");
+	body_str(&b, "reason", reason, true);
+	buf_puts(&b, "}");
+	if (reg_post(ag, "/api/v1/deregister", &b, on_deregistered, ag, REG_TIMEOUT_MS))
+		ag->dereg_inflight++;
+	buf_free(&b);
+}
+
+void agent_reg_deregister_job(struct agent *ag, const char *reason)
+{
+	if (!ag->have_registry)
+		return;
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "{");
+	body_str(&b, "job_id", ag->opt.job_id, false);
+	body_str(&b, "reason", reason, true);
+	buf_puts(&b, "}");
 	if (reg_post(ag, "/api/v1/deregister", &b, on_deregistered, ag, REG_TIMEOUT_MS))
 		ag->dereg_inflight++;
 	buf_free(&b);

@@ -46,6 +46,8 @@ void agent_status_write(struct agent *ag)
 	else
 		buf_puts(&b, ", \"exit_code\": null");
 	buf_puts(&b, ", \"slices\": [");
+	if (ag->hub)
+		agent_hub_status(ag, &b);
 	for (size_t i = 0; i < ag->nslices; i++) {
 		const struct agent_slice *s = &ag->slices[i];
 		buf_printf(&b, "%s{\"index\": %d, \"gpus\": ", i ? ", " : "", s->index);

@@ -1,8 +1,11 @@
 /* main.c — elastic-agent: run the engines of one job node, or wait for them.
  *
  *   elastic-agent --config-env VAR|--config FILE --slice GPUS@PORT... [options]
+ *   elastic-agent --config-env VAR|--config FILE --hub [options]
+ *   elastic-agent --config-env VAR|--config FILE --node-agent HOST:PORT [options]
  *   elastic-agent --wait [--status-file F]
  *   elastic-agent --wait-ready [--timeout S] [--status-file F]
+ *   elastic-agent --exec-pair N --wait-port P A1..AN B1...
  *
  * The SPANK plugin starts the first form in the batch step of an
  * sbatch --elastic-serve job; job scripts use the other two. See
@@ -20,11 +23,15 @@
 
 static const char usage[] =
 	"usage: elastic-agent --config-env VAR | --config FILE --slice GPUS@PORT... [options]\n"
+	"       elastic-agent --config-env VAR | --config FILE --hub [options]\n"
+	"       elastic-agent --config-env VAR | --config FILE --node-agent HOST:PORT [options]\n"
 	"       elastic-agent --wait [--status-file FILE]\n"
 	"       elastic-agent --wait-ready [--timeout SECONDS] [--status-file FILE]\n"
 	"\n"
 	"Runs one engine per --slice (GPUs and port), registers the ready ones\n"
 	"with the registry and heartbeats their load; SIGTERM drains and stops.\n"
+	"Workers spanning nodes (parallel.nodes_per_worker > 1): --hub starts a\n"
+	"node agent on every node of the job with srun and relays between them.\n"
 	"\n"
 	"  --config FILE          model.toml (\"-\" for stdin is not supported)\n"
 	"  --config-env VAR       model.toml text in environment variable VAR\n"
@@ -43,6 +50,13 @@ static const char usage[] =
 	"  --drain-ms MS          in-flight grace after SIGTERM (default engine.drain_timeout)\n"
 	"  --kill-timeout-ms MS   SIGTERM to SIGKILL of an engine (default 10000)\n"
 	"  --job-end T            Unix time of the job's time limit (default: squeue)\n"
+	"  --hub                  workers span nodes: start the node agents (srun), relay\n"
+	"  --nnodes N             with --hub: nodes of the job (default $SLURM_JOB_NUM_NODES)\n"
+	"  --srun PATH            with --hub: srun to use (default: from PATH)\n"
+	"  --node-agent HOST:PORT run this node's rank of a worker; join the hub there\n"
+	"  --node-id N            with --node-agent: node index in the job (default $SLURM_NODEID)\n"
+	"  --master-port P        with --node-agent: rank 0's rendezvous port\n"
+	"                         (default $ELASTIC_SERVE_MASTER_PORT)\n"
 	"  --log-level LEVEL      debug, info, warn or error\n"
 	"  --wait                 wait for the running agent to finish (job scripts)\n"
 	"  --wait-ready           wait until every slice is ready; print the URLs\n"
@@ -51,7 +65,8 @@ static const char usage[] =
 enum {
 	O_CONFIG = 256, O_CONFIG_ENV, O_SLICE, O_JOB_ID, O_NODE, O_HOST, O_BIND, O_REGISTRY,
 	O_AUTH, O_LOG_DIR, O_STATUS, O_SIM, O_HB, O_PROBE, O_DRAIN, O_KILL, O_JOB_END,
-	O_LEVEL, O_WAIT, O_WAIT_READY, O_TIMEOUT, O_HELP, O_VERSION,
+	O_LEVEL, O_WAIT, O_WAIT_READY, O_TIMEOUT, O_HELP, O_VERSION, O_HUB, O_NNODES, O_SRUN,
+	O_NODE_AGENT, O_NODE_ID, O_MASTER_PORT,
 };
 
 static long num(const char *opt, const char *v, long min, long max)
@@ -90,13 +105,22 @@ int main(int argc, char **argv)
 		{"wait", no_argument, NULL, O_WAIT},
 		{"wait-ready", no_argument, NULL, O_WAIT_READY},
 		{"timeout", required_argument, NULL, O_TIMEOUT},
+		{"hub", no_argument, NULL, O_HUB},
+		{"nnodes", required_argument, NULL, O_NNODES},
+		{"srun", required_argument, NULL, O_SRUN},
+		{"node-agent", required_argument, NULL, O_NODE_AGENT},
+		{"node-id", required_argument, NULL, O_NODE_ID},
+		{"master-port", required_argument, NULL, O_MASTER_PORT},
 		{"help", no_argument, NULL, O_HELP},
 		{"version", no_argument, NULL, O_VERSION},
 		{NULL, 0, NULL, 0},
 	};
+	if (argc > 1 && strcmp(argv[1], "--exec-pair") == 0)
+		return agent_pair_main(argc - 2, argv + 2);
 	struct agent_options opt;
 	memset(&opt, 0, sizeof opt);
 	opt.drain_ms = -1;
+	opt.node_id = -1;
 	int wait = 0, wait_ready = 0, timeout = 0, o;
 	opt.slices = calloc((size_t)argc + 1, sizeof *opt.slices);
 	if (!opt.slices)
@@ -128,8 +152,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			log_set_level(lv);
+			opt.log_level = optarg;
 			break;
 		}
+		case O_HUB: opt.hub = true; break;
+		case O_NNODES: opt.nnodes = (int)num("--nnodes", optarg, 1, 100000); break;
+		case O_SRUN: opt.srun = optarg; break;
+		case O_NODE_AGENT: opt.node_agent = optarg; break;
+		case O_NODE_ID: opt.node_id = (int)num("--node-id", optarg, 0, 100000); break;
+		case O_MASTER_PORT: opt.master_port = (int)num("--master-port", optarg, 1, 65535); break;
 		case O_WAIT: wait = 1; break;
 		case O_WAIT_READY: wait_ready = 1; break;
 		case O_TIMEOUT: timeout = (int)num("--timeout", optarg, 0, 86400 * 365); break;

@@ -83,5 +83,7 @@ int cli_cmd_down(int argc, char **argv);
 int cli_cmd_drain(int argc, char **argv);
 int cli_cmd_top(int argc, char **argv);
 int cli_cmd_key(int argc, char **argv);
+int cli_cmd_bench(int argc, char **argv);
+int cli_cmd_bench_agents(int argc, char **argv);
 
 #endif

@@ -62,6 +62,7 @@ int cli_cmd_status(int argc, char **argv)
 	if (np == 0) {
 		printf("no pools (elasticctl up FILE creates one)\n");
 	} else {
+		/* Nodes throughout, as model.toml counts them; READY counts workers. */
 		printf("\n%-*s  %6s  %7s  %7s  %5s  %3s  %s\n", wn, "POOL", "TARGET", "PENDING", "RUNNING",
 		       "READY", "MAX", "LAST EVENT");
 		for (size_t i = 0; i < np; i++) {
@@ -72,7 +73,8 @@ int cli_cmd_status(int argc, char **argv)
 					 ? "(down)"
 					 : "");
 			printf("%-*s  %6s  %7.0f  %7.0f  %5.0f  %3.0f  %s\n", wn, cli_jstr(p, "name", "?"),
-			       target, cli_jnum(p, "pending", 0), cli_jnum(p, "running", 0),
+			       target, cli_jnum(p, "pending", 0) * cli_jnum(p, "job_nodes", 1),
+			       cli_jnum(p, "running", 0) * cli_jnum(p, "job_nodes", 1),
 			       cli_jnum(p, "ready", 0), cli_jnum(p, "max", 0),
 			       cli_jstr(p, "last_event", "-"));
 		}

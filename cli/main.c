@@ -19,6 +19,8 @@ static const struct cli_verb verbs[] = {
 	{"drain", cli_cmd_drain, "take a worker, or a job's workers, out of routing"},
 	{"top", cli_cmd_top, "a live dashboard of workers, load and events"},
 	{"key", cli_cmd_key, "print the API key of the OpenAI-compatible endpoint"},
+	{"bench", cli_cmd_bench, "load-test an OpenAI-compatible endpoint (like vllm bench serve)"},
+	{"bench-agents", cli_cmd_bench_agents, "play many agents against a registry (control-plane load)"},
 	{"validate", cli_cmd_validate, "check model.toml files and print the resolved config"},
 };
 
@@ -27,7 +29,7 @@ static void print_help(FILE *fp)
 	fprintf(fp, "usage: elasticctl [--version] [--help] [--registry URL] [--auth MODE]\n"
 		    "                  [-o table|json] VERB [ARGS]\n\nverbs:\n");
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-		fprintf(fp, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+		fprintf(fp, "  %-12s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(fp, "\noptions (before or after the verb):\n"
 		    "  --registry URL   the registry (default $ELASTIC_REGISTRY_URL, else %s)\n"
 		    "  --auth MODE      munge (default, or $ELASTIC_AUTH), token:PATH or none\n"

@@ -43,7 +43,8 @@ static const char *const policy_names[] = {
 
 /* Placeholders that [engine].command may use. */
 static const char *const placeholders[] = {
-	"path", "name", "host", "port", "tp", "gpus", "rank", NULL,
+	"path", "name", "host", "port", "tp", "gpus", "rank", "nnodes", "master_addr",
+	"master_port", NULL,
 };
 
 /* Engine flags the agent sets itself: users must not set them in args. */
@@ -306,7 +307,7 @@ static int check_placeholders(struct tcfg *c, const struct toml_value *v, size_t
 				tcfg_error(c, v->pos, "engine.command[%zu]: unknown placeholder \"{%s}\" (did you mean \"{%s}\"?)",
 					   idx, name, near);
 			else
-				tcfg_error(c, v->pos, "engine.command[%zu]: unknown placeholder \"{%s}\"; known: {path} {name} {host} {port} {tp} {gpus} {rank}",
+				tcfg_error(c, v->pos, "engine.command[%zu]: unknown placeholder \"{%s}\"; known: {path} {name} {host} {port} {tp} {gpus} {rank} {nnodes} {master_addr} {master_port}",
 					   idx, name);
 		} else if (strcmp(name, "port") == 0) {
 			*has_port = 1;

@@ -96,13 +96,13 @@ enum ep {
 };
 
 struct proxy_req {
-	struct proxy *px;
+	struct proxy *px;               /* its proxy */
 	struct httpd_req *req;          /* client side; NULL once replied */
-	struct proxy_pool *pool;
-	enum ep ep;
-	enum model_policy policy;
-	bool has_session;
-	uint64_t session_key;
+	struct proxy_pool *pool;        /* the model's pool */
+	enum ep ep;                     /* which endpoint */
+	enum model_policy policy;       /* the pool's, or X-Elastic-Policy */
+	bool has_session;               /* X-Session-ID or "user" was given */
+	uint64_t session_key;           /* its hash */
 	uint64_t *blocks;               /* the prompt's block hashes */
 	unsigned nblocks;
 	uint64_t blocks_inline[INLINE_BLOCKS];
@@ -129,20 +129,20 @@ struct proxy_req {
 };
 
 struct proxy {
-	struct reg *r;
-	const struct proxy_config *cfg;
-	struct httpc *hc;
-	struct proxy_keys *keys;
-	bool keys_required;
+	struct reg *r;                  /* the registry it serves */
+	const struct proxy_config *cfg; /* r->cfg->proxy */
+	struct httpc *hc;               /* upstream client, keep-alive pools per worker */
+	struct proxy_keys *keys;        /* accepted API keys */
+	bool keys_required;             /* the OpenAI side asks for a key */
 	struct stat keys_st;            /* the keys file when last read */
-	struct event *keys_ev;
-	struct proxy_prefix_table *prefix;
+	struct event *keys_ev;          /* polls the keys file */
+	struct proxy_prefix_table *prefix; /* cache-aware estimate of the workers' caches */
 	uint64_t seed;                  /* secret seed of every hash */
-	struct proxy_outlier_params outp;
-	struct proxy_pool *pools;
-	struct proxy_req *reqs;
+	struct proxy_outlier_params outp; /* ejection, from cfg */
+	struct proxy_pool *pools;       /* one per model name seen */
+	struct proxy_req *reqs;         /* every live request */
 	struct proxy_stats nopool;      /* refused before a pool was known */
-	bool stopping;
+	bool stopping;                  /* proxy_stop: nobody waits any more */
 	/* scratch, grown as needed (single-threaded, not reentrant) */
 	struct proxy_cand *cand;
 	struct reg_worker **cw;
@@ -1363,10 +1363,10 @@ void proxy_render_metrics(struct proxy *p, struct buf *out)
 	if (!rows)
 		abort();
 	size_t k = 0;
-	rows[k++] = (struct proxy_metrics_row){"", NULL, &p->nopool, 0, 0, false};
+	rows[k++] = (struct proxy_metrics_row){"", NULL, &p->nopool, 0, 0, false, 0};
 	for (struct proxy_pool *pool = p->pools; pool; pool = pool->next)
 		rows[k++] = (struct proxy_metrics_row){pool->name, NULL, &pool->st, pool->inflight,
-						       pool->nwaiting, false};
+						       pool->nwaiting, false, 0};
 	int64_t mono = reg_mono_ms();
 	for (size_t i = 0; i < p->r->workers.n; i++) {
 		const struct reg_worker *w = p->r->workers.v[i];
@@ -1374,7 +1374,8 @@ void proxy_render_metrics(struct proxy *p, struct buf *out)
 		if (pw)
 			rows[k++] = (struct proxy_metrics_row){
 				w->model, w->id, &pw->st, w->inflight, 0,
-				proxy_outlier_ejected(&pw->out, mono)};
+				proxy_outlier_ejected(&pw->out, mono),
+				proxy_prefix_owner_blocks(p->prefix, pw->owner)};
 	}
 	proxy_metrics_render(out, rows, np, rows + np, nw);
 	free(rows);

@@ -50,28 +50,28 @@ enum proxy_keys_mode {
 };
 
 struct proxy_config {
-	enum proxy_keys_mode api_keys;
-	char *keys_file;              /* NULL: none */
-	int64_t max_body;             /* bytes */
-	int64_t header_timeout_ms;
-	int64_t body_timeout_ms;
-	int64_t idle_timeout_ms;
-	int64_t write_timeout_ms;
-	int max_connections;
-	int64_t connect_timeout_ms;
-	int64_t response_timeout_ms;
-	int64_t stream_idle_timeout_ms;
-	int64_t wait_for_worker_ms;
-	int attempts;
-	int eject_after;
-	int64_t eject_time_ms;
-	int64_t eject_max_ms;
-	int upstream_idle;
+	enum proxy_keys_mode api_keys;  /* api_keys (auto) */
+	char *keys_file;                /* keys_file; NULL: none */
+	int64_t max_body;               /* max_body, bytes (32 MiB) */
+	int64_t header_timeout_ms;      /* header_timeout (10 s) */
+	int64_t body_timeout_ms;        /* body_timeout (60 s) */
+	int64_t idle_timeout_ms;        /* idle_timeout (75 s) */
+	int64_t write_timeout_ms;       /* write_timeout (60 s) */
+	int max_connections;            /* max_connections (10000) */
+	int64_t connect_timeout_ms;     /* connect_timeout (3 s) */
+	int64_t response_timeout_ms;    /* response_timeout (5 min) */
+	int64_t stream_idle_timeout_ms; /* stream_idle_timeout (2 min) */
+	int64_t wait_for_worker_ms;     /* wait_for_worker (30 s) */
+	int attempts;                   /* attempts (3) */
+	int eject_after;                /* eject_after (3; 0: never) */
+	int64_t eject_time_ms;          /* eject_time (5 s) */
+	int64_t eject_max_ms;           /* eject_max (2 min) */
+	int upstream_idle;              /* upstream_idle (256) */
 	/* [routing] */
-	struct proxy_route_params route;
-	int prefix_block;
-	int prefix_max_blocks;
-	int prefix_entries;
+	struct proxy_route_params route;/* imbalance_abs, imbalance_rel, cache_threshold */
+	int prefix_block;               /* prefix_block, bytes (64) */
+	int prefix_max_blocks;          /* prefix_max_blocks (2048) */
+	int prefix_entries;             /* prefix_entries (262144) */
 };
 
 /* Keys of [routing] that this module reads, for the registry's check of

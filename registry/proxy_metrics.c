@@ -68,7 +68,7 @@ static void head(struct buf *out, const char *name, const char *type, const char
 }
 
 enum what { W_CODES, W_ERRORS, W_RETRIES, W_ROUTED, W_INFLIGHT, W_WAITING, W_EJECTED,
-	    W_EJECTIONS };
+	    W_EJECTIONS, W_PREFIX };
 
 static void family(struct buf *out, const char *name, const char *type, const char *help,
 		   const struct proxy_metrics_row *rows, size_t n, enum what w)
@@ -111,8 +111,10 @@ static void family(struct buf *out, const char *name, const char *type, const ch
 					       : w == W_WAITING ? r->waiting : r->ejected));
 			break;
 		case W_EJECTIONS:
+		case W_PREFIX:
 			series(out, name, r, NULL, NULL);
-			buf_printf(out, " %llu\n", (unsigned long long)st->ejections);
+			buf_printf(out, " %llu\n", (unsigned long long)(w == W_EJECTIONS ? st->ejections
+											 : r->prefix_blocks));
 			break;
 		}
 	}
@@ -179,6 +181,9 @@ void proxy_metrics_render(struct buf *out, const struct proxy_metrics_row *p, si
 	       "1 while a worker is ejected from routing after failures in a row.", w, nw, W_EJECTED);
 	family(out, "elastic_proxy_worker_ejections_total", "counter",
 	       "Times each worker was ejected from routing.", w, nw, W_EJECTIONS);
+	family(out, "elastic_proxy_worker_prefix_blocks", "gauge",
+	       "Prompt blocks the cache-aware table believes each worker holds in its KV cache.", w,
+	       nw, W_PREFIX);
 	hist_family(out, "elastic_proxy_worker_ttft_seconds",
 		    "Time to the first response body byte, per worker, at the proxy.", w, nw, true);
 	hist_family(out, "elastic_proxy_worker_e2e_seconds",

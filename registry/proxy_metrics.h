@@ -15,6 +15,7 @@
  *                                        body byte from the worker / last
  *   worker_requests_total{pool,worker,code}, worker_errors_total{...,cause},
  *   worker_inflight, worker_ejected, worker_ejections_total,
+ *   worker_prefix_blocks (the cache-aware table's estimate of its cache),
  *   worker_ttft_seconds, worker_e2e_seconds    the same per worker
  *
  * Requests refused before a pool is known (bad JSON, unknown model,
@@ -83,6 +84,7 @@ struct proxy_metrics_row {
 	int64_t inflight;
 	int64_t waiting;               /* pools: requests waiting for a worker */
 	bool ejected;                  /* workers: ejected now */
+	uint64_t prefix_blocks;        /* workers: blocks the prefix table credits */
 };
 
 /* Appends every family with HELP and TYPE: the pool rows (NPOOLS), then

@@ -172,8 +172,8 @@ size_t reg_acq_decide(const struct reg_acq_input *in, struct reg_acq_action *out
 		int want = in->target - counted;
 		if (want > in->max_pending - pending)
 			want = in->max_pending - pending;
-		if (want > in->max_nodes - occupying)
-			want = in->max_nodes - occupying;
+		if (want > in->max_jobs - occupying)
+			want = in->max_jobs - occupying;
 		for (int k = 0; k < want; k++)
 			emit(&c, REG_ACQ_SUBMIT, (size_t)-1, "below_target");
 	}

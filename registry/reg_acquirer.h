@@ -14,11 +14,11 @@
  *     ones are drained (least loaded first; rule 1 cancels them).
  *  4. Below the target, and past any sbatch backoff, jobs are submitted:
  *     never more than max_pending submitting + pending at once, and never
- *     more than max_nodes jobs occupying nodes (every job SLURM has not
+ *     more than max_jobs jobs occupying nodes (every job SLURM has not
  *     ended yet: draining ones and ones being cancelled included).
  *  5. Make before break: a running job within renew_before of its time
  *     limit (at most half its run) is retiring. It no longer counts, so
- *     rule 4 submits its replacement, which may briefly exceed max_nodes by
+ *     rule 4 submits its replacement, which may briefly exceed max_jobs by
  *     the retiring jobs. Retiring jobs are drained, those ending first
  *     first, as soon as enough counted jobs have ready workers to meet the
  *     target without them.
@@ -35,8 +35,9 @@
 #include "reg_pools.h"
 
 struct reg_acq_input {
-	int target;                  /* jobs wanted */
-	int max_nodes;               /* jobs occupying nodes, at most */
+	int target;                  /* jobs wanted (target nodes / slurm.nodes) */
+	int max_jobs;                /* jobs occupying nodes, at most
+					(scale.max_nodes / slurm.nodes) */
 	int max_pending;             /* jobs submitting or pending, at most */
 	int64_t startup_timeout_ms;  /* a running job needs a ready worker within */
 	int64_t renew_before_ms;     /* lead before a time limit; 0: no renewal */

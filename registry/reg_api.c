@@ -608,6 +608,12 @@ static void api_pool_scale(struct reg *r, struct httpd_req *req, struct reg_pool
 			    (long long)target, pool->cfg->min_nodes, pool->cfg->max_nodes, pool->name);
 		return;
 	}
+	if (target % pool->cfg->nodes != 0) {
+		reply_error(r, req, 400, "target",
+			    "target %lld is not a multiple of %d, the nodes of one job of pool '%s' (slurm.nodes)",
+			    (long long)target, pool->cfg->nodes, pool->name);
+		return;
+	}
 	if (pool->target != (int)target)
 		reg_events_add(r->events, reg_now(), pool->name, "target %d -> %lld", pool->target,
 			       (long long)target);

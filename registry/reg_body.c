@@ -429,7 +429,7 @@ int reg_body_scale(const char *body, size_t len, int *target, char *err, size_t 
 	int got = reg_json_int(o, "target", 0, 100000, &t, err, errlen);
 	json_object_put(o);
 	if (got == 0)
-		snprintf(err, errlen, "'target' is required: the number of jobs wanted");
+		snprintf(err, errlen, "'target' is required: the number of nodes wanted");
 	if (got <= 0)
 		return -1;
 	*target = (int)t;

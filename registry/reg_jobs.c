@@ -377,7 +377,7 @@ static void on_squeue(const struct reg_proc_result *res, void *arg)
 				run_sacct(r, pool, j);
 		}
 		if (pool->recovered) {
-			int live = (int)reg_pool_live(pool);
+			int live = (int)reg_pool_live(pool) * pool->cfg->nodes; /* nodes */
 			pool->target = live < pool->cfg->min_nodes   ? pool->cfg->min_nodes
 				       : live > pool->cfg->max_nodes ? pool->cfg->max_nodes
 								     : live;
@@ -653,8 +653,10 @@ static void decide_pool(struct reg *r, struct reg_pool *pool, double now)
 {
 	derive(r, pool, now);
 	struct reg_acq_input in = {
-		.target = pool->deleting ? 0 : pool->target,
-		.max_nodes = pool->cfg->max_nodes,
+		/* The pool counts nodes (as model.toml does); the acquirer jobs of
+		 * slurm.nodes nodes each. */
+		.target = pool->deleting ? 0 : pool->target / pool->cfg->nodes,
+		.max_jobs = pool->cfg->max_nodes / pool->cfg->nodes,
 		.max_pending = r->cfg->max_pending,
 		.startup_timeout_ms = pool->cfg->startup_timeout_ms + r->cfg->heartbeat_timeout_ms,
 		.renew_before_ms = pool->cfg->renew_before_ms,

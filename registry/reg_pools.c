@@ -210,8 +210,8 @@ void reg_pool_json(const struct reg_pool *pool, size_t ready, const char *last_e
 	}
 	buf_puts(out, ",\"filename\":");
 	buf_json_str(out, pool->filename, strlen(pool->filename));
-	buf_printf(out, ",\"target\":%d,\"min\":%d,\"max\":%d,\"deleting\":%s,\"jobs\":[",
-		   pool->target, pool->cfg->min_nodes, pool->cfg->max_nodes,
+	buf_printf(out, ",\"target\":%d,\"min\":%d,\"max\":%d,\"job_nodes\":%d,\"deleting\":%s,\"jobs\":[",
+		   pool->target, pool->cfg->min_nodes, pool->cfg->max_nodes, pool->cfg->nodes,
 		   pool->deleting ? "true" : "false");
 	for (size_t i = 0; i < pool->njobs; i++) {
 		if (i)

@@ -353,18 +353,47 @@ static void mn_fail(void *arg, int code, const char *why)
 	event_base_loopbreak(g_base);
 }
 
+/* SLURM signals every process of a job, and may do so more than once
+ * within milliseconds (the step, the job, srun passing it on): a SIGTERM
+ * within STOP_REPEAT_S of the first is the same stop. */
+#define STOP_REPEAT_S 2.0
+
+static double g_stop_at;
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
+	const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+	if (g_mn && cfg.node_rank > 0 && sim_mn_joined(g_mn) && sig == SIGTERM) {
+		/* Rank 0 still finishes its requests in flight, which need this
+		 * rank: it leaves when rank 0 does. */
+		if (!g_stopping)
+			log_info("SIGTERM: node rank %d stays until rank 0 stops (SIGINT ends it now)",
+				 cfg.node_rank);
+		g_stopping = true;
+		return;
+	}
 	if (g_stopping) {
+		if (sig == SIGTERM && mono_s() - g_stop_at < STOP_REPEAT_S) {
+			log_debug("SIGTERM again: still stopping");
+			return;
+		}
 		log_warn("second signal: exiting now");
 		event_base_loopbreak(g_base);
 		return;
 	}
 	g_stopping = true;
-	log_info("%s: stopping: no new connections, finishing %u request(s) in flight",
-		 sig == SIGTERM ? "SIGTERM" : "SIGINT", g_sim.live);
+	g_stop_at = mono_s();
+	log_info("%s: stopping: no new connections, finishing %u request(s) in flight", name,
+		 g_sim.live);
 	if (g_http_up)
 		sim_api_shutdown(&g_sim, stop_loop, NULL);
 	else

@@ -269,6 +269,11 @@ struct sim_mn *sim_mn_start(struct event_base *base, const struct sim_config *cf
 	return mn;
 }
 
+int sim_mn_joined(const struct sim_mn *mn)
+{
+	return mn && mn->rank > 0 && mn->up && mn->deadline == 0;
+}
+
 void sim_mn_bye(struct sim_mn *mn)
 {
 	for (int i = 0; mn && i < mn->npeers; i++) {

@@ -26,6 +26,9 @@ struct sim_mn *sim_mn_start(struct event_base *base, const struct sim_config *cf
 			    const struct sim_mn_ops *ops, void *arg,
 			    double join_timeout_s, char *err, size_t errlen);
 
+/* Another rank: whether it is connected to rank 0. */
+int sim_mn_joined(const struct sim_mn *mn);
+
 /* Rank 0: tells every other rank that this is a clean stop. */
 void sim_mn_bye(struct sim_mn *mn);
 

@@ -16,6 +16,7 @@
 #include "es_reap.h"
 #include "es_reason.h"
 #include "es_remote.h"
+#include "es_request.h"
 #include "es_submit.h"
 #include "spank_api.h"
 
@@ -26,8 +27,10 @@ static struct {
 	/* submit side */
 	struct es_carry carry;    /* what travels with the job */
 	bool carry_ok;            /* FILE was checked and is valid */
-	/* remote side, batch step of an elastic-serve job */
+	/* remote side: the batch step of an elastic-serve job, or the step of
+	 * its node agents (workers spanning nodes) */
 	bool active;              /* a config was carried to this step */
+	bool ranks_step;          /* the node agents' step, not the batch step */
 	char plan_err[512];       /* why there is no plan ("" when there is) */
 	struct es_plan plan;
 	bool have_plan;
@@ -44,6 +47,7 @@ static struct {
 	/* for the tests */
 	const char *proc;
 	const char *scontrol;
+	const char *cmdline;      /* sbatch's argv (default /proc/self/cmdline) */
 } es = {.status = -1, .proc = "/proc"};
 
 void es_plugin_reset(void)
@@ -52,17 +56,23 @@ void es_plugin_reset(void)
 	if (es.have_plan)
 		es_plan_free(&es.plan);
 	free(es.config);
-	const char *proc = es.proc, *scontrol = es.scontrol;
+	const char *proc = es.proc, *scontrol = es.scontrol, *cmdline = es.cmdline;
 	memset(&es, 0, sizeof es);
 	es.status = -1;
 	es.proc = proc;
 	es.scontrol = scontrol;
+	es.cmdline = cmdline;
 }
 
 void es_plugin_set_paths(const char *proc, const char *scontrol)
 {
 	es.proc = proc ? proc : "/proc";
 	es.scontrol = scontrol;
+}
+
+void es_plugin_set_cmdline(const char *path)
+{
+	es.cmdline = path;
 }
 
 int es_plugin_agent_pid(void)
@@ -94,6 +104,64 @@ static bool es_is_salloc(void)
 	extern char *program_invocation_short_name;
 	return program_invocation_short_name &&
 	       strcmp(program_invocation_short_name, "salloc") == 0;
+}
+
+/* A worker spanning nodes: does sbatch's request (its own argv, the
+ * SBATCH_* variables, the script's #SBATCH lines) fit it? Prints the
+ * problems and returns -1 when it does not (es_request.h). */
+static int es_check_request(const struct es_carry *c)
+{
+	char *cmd = NULL, **argv = NULL;
+	size_t len = 0, cap = 0;
+	int argc = 0, rc = 0;
+	FILE *fp = fopen(es.cmdline ? es.cmdline : "/proc/self/cmdline", "re");
+	if (!fp)
+		return 0; /* the batch step checks it then */
+	char tmp[4096];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0 && len < (1u << 20)) {
+		if (len + n + 1 > cap) {
+			cap = (len + n + 1) * 2;
+			char *nc = realloc(cmd, cap);
+			if (!nc)
+				break;
+			cmd = nc;
+		}
+		memcpy(cmd + len, tmp, n);
+		len += n;
+	}
+	fclose(fp);
+	if (!cmd)
+		return 0;
+	cmd[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		argc += cmd[i] == '\0';
+	argv = calloc((size_t)argc + 1, sizeof *argv);
+	if (argv) {
+		int k = 0;
+		for (size_t i = 0; i < len && k < argc; i += strlen(cmd + i) + 1)
+			argv[k++] = cmd + i;
+		extern char **environ;
+		struct es_request r;
+		struct buf errs = BUF_INIT;
+		es_request_parse(k, argv, environ, &r);
+		if (es_request_check(&r, c->nodes_per_worker, c->tp, c->file, &errs) < 0) {
+			for (char *p = errs.data, *nl; p && *p; p = nl ? nl + 1 : "") {
+				nl = strchr(p, '\n');
+				if (nl)
+					*nl = '\0';
+				es_log_error("%s", p);
+			}
+			rc = -1;
+		} else if (r.nodes < 0 || r.gpus_per_node < 0) {
+			es_log_debug("%s: checked in the batch step: %s", c->file,
+				     r.nodes < 0 ? r.nodes_why : r.gpus_why);
+		}
+		buf_free(&errs);
+	}
+	free(argv);
+	free(cmd);
+	return rc;
 }
 
 int es_option_cb(int val, const char *optarg, int remote)
@@ -137,6 +205,10 @@ int es_option_cb(int val, const char *optarg, int remote)
 		return -1;
 	}
 	buf_free(&errs);
+	if (es.carry.nodes_per_worker > 1 && es_check_request(&es.carry) < 0) {
+		es_carry_free(&es.carry);
+		return -1;
+	}
 	es.carry_ok = true;
 	return 0;
 }
@@ -165,6 +237,13 @@ int es_plugin_init_post_opt(struct spank_handle *sp, int ac, char **av)
 
 /* ---------------------------------------------------------------- remote */
 
+/* Reports a problem in the task (batch or srun): slurm_error() there reaches the
+ * job's stderr. */
+static void es_task_error(const char *fmt, const char *msg)
+{
+	es_log_error(fmt, msg);
+}
+
 static bool es_batch_step(struct spank_handle *sp)
 {
 	uint32_t step;
@@ -172,12 +251,32 @@ static bool es_batch_step(struct spank_handle *sp)
 	       step == ES_BATCH_STEP;
 }
 
-/* The batch step's plan. Runs in init_post_opt: the last callback of
+/* The step this plugin acts in: the batch step, or (after the plan said
+ * so) the node agents' step. */
+static bool es_our_step(struct spank_handle *sp)
+{
+	return es.active && (es.ranks_step || es_batch_step(sp));
+}
+
+/* The node agents' step: the hub's srun puts ELASTIC_SERVE_RANKS into its
+ * environment. A user's own srun in the job script does not have it, and
+ * the plugin leaves such steps alone. */
+static bool es_ranks_step(struct spank_handle *sp)
+{
+	uint32_t step;
+	char mark[16];
+	return es_spank_context() == ES_CTX_REMOTE && es_spank_step_id(sp, &step) == 0 &&
+	       step != ES_BATCH_STEP &&
+	       es_spank_getenv(sp, "ELASTIC_SERVE_RANKS", mark, sizeof mark) == 0;
+}
+
+/* The step's plan. Runs in init_post_opt: the last callback of
  * slurmstepd with full root privileges (user_init runs with the job
  * user's effective uid), which the port reservations need. */
 static int es_remote_plan(struct spank_handle *sp)
 {
-	if (!es_batch_step(sp))
+	bool ranks = false;
+	if (!es_batch_step(sp) && !(ranks = es_ranks_step(sp)))
 		return 0;
 	size_t cap = ES_CARRY_MAX + 2;
 	es.config = malloc(cap);
@@ -190,6 +289,7 @@ static int es_remote_plan(struct spank_handle *sp)
 		return 0; /* not an elastic-serve job */
 	}
 	es.active = true;
+	es.ranks_step = ranks;
 	uint32_t aj = 0, at = 0xfffffffeu;
 	es_spank_job_id(sp, &es.job);
 	es_spank_array(sp, &aj, &at);
@@ -216,11 +316,17 @@ static int es_remote_plan(struct spank_handle *sp)
 			 "the configuration carried with the job is too large");
 		return 0;
 	}
-	char cuda[4096] = "", gpus[4096] = "";
+	char cuda[4096] = "", gpus[4096] = "", nnodes[32] = "";
 	es_spank_getenv(sp, "CUDA_VISIBLE_DEVICES", cuda, sizeof cuda);
-	if (es_spank_getenv(sp, "SLURM_JOB_GPUS", gpus, sizeof gpus) < 0)
-		es_spank_getenv(sp, "SLURM_STEP_GPUS", gpus, sizeof gpus);
-	struct es_plan_in in = {.config = es.config, .cuda = cuda, .job_gpus = gpus, .host = host};
+	/* In a step started by srun from the batch script, SLURM_JOB_GPUS is
+	 * still the batch node's; SLURM_STEP_GPUS is this node's. */
+	const char *first = ranks ? "SLURM_STEP_GPUS" : "SLURM_JOB_GPUS";
+	const char *second = ranks ? "SLURM_JOB_GPUS" : "SLURM_STEP_GPUS";
+	if (es_spank_getenv(sp, first, gpus, sizeof gpus) < 0 && !ranks)
+		es_spank_getenv(sp, second, gpus, sizeof gpus);
+	es_spank_getenv(sp, "SLURM_JOB_NUM_NODES", nnodes, sizeof nnodes);
+	struct es_plan_in in = {.config = es.config, .cuda = cuda, .job_gpus = gpus, .host = host,
+				.ranks_step = ranks, .nnodes = atoi(nnodes)};
 	char err[512];
 	if (es_plan_make(&in, &es.opts, &es.plan, err, sizeof err) < 0) {
 		snprintf(es.plan_err, sizeof es.plan_err, "%s", err);
@@ -228,16 +334,35 @@ static int es_remote_plan(struct spank_handle *sp)
 		return 0; /* the task reports it and fails; the node stays in service */
 	}
 	es.have_plan = true;
-	es_log_debug("job %s: %zu slice(s) of %d GPU(s): %s", es.job_id, es.plan.nslices,
-		     es.plan.tp, es.plan.urls.data);
+	if (es.plan.kind == ES_PLAN_HUB)
+		es_log_debug("job %s: %d node(s), workers of %d nodes: the agent starts as the hub",
+			     es.job_id, es.plan.nnodes, es.plan.nodes_per_worker);
+	else
+		es_log_debug("job %s: %zu slice(s) of %d GPU(s): %s", es.job_id, es.plan.nslices,
+			     es.plan.tp, es.plan.urls.data);
 	return 0;
 }
 
-/* Reports a problem in the batch task: slurm_error() there reaches the
- * job's stderr. */
-static void es_task_error(const char *fmt, const char *msg)
+/* task_init of the node agents' step: the task is elastic-agent
+ * --node-agent itself (srun's command); it learns its slice and ports
+ * from here. Its own run token lets the step's exit reap what is left of
+ * it without touching the batch step's processes. */
+static int es_ranks_task_init(struct spank_handle *sp)
 {
-	es_log_error(fmt, msg);
+	if (!es.have_plan) {
+		es_task_error("%s", es.plan_err[0] ? es.plan_err : "no plan for this node");
+		return -1;
+	}
+	char slice[4200], mport[16];
+	snprintf(slice, sizeof slice, "%s@%d", es.plan.gpus.slices[0].csv, es.plan.ports[0].port);
+	snprintf(mport, sizeof mport, "%d", es.plan.master.port);
+	if (es_spank_setenv(sp, "ELASTIC_SERVE_SLICE", slice) < 0 ||
+	    es_spank_setenv(sp, "ELASTIC_SERVE_MASTER_PORT", mport) < 0 ||
+	    es_spank_setenv(sp, ES_RUN_VAR, es.token) < 0) {
+		es_task_error("%s", "cannot pass the node's slice to elastic-agent");
+		return -1;
+	}
+	return 0;
 }
 
 /* The first usable log directory, made as the job's user. */
@@ -272,8 +397,10 @@ int es_plugin_task_init(struct spank_handle *sp, int ac, char **av)
 {
 	(void)ac;
 	(void)av;
-	if (!es.active || !es_batch_step(sp))
+	if (!es_our_step(sp))
 		return 0;
+	if (es.ranks_step)
+		return es_ranks_task_init(sp);
 	if (!es.have_plan) {
 		es_task_error("%s", es.plan_err[0] ? es.plan_err : "no serving plan");
 		return -1;
@@ -296,7 +423,7 @@ int es_plugin_task_init(struct spank_handle *sp, int ac, char **av)
 	if (es_spank_getenv(sp, "ELASTIC_SERVE_AUTH", auth, sizeof auth) < 0 || !auth[0])
 		snprintf(auth, sizeof auth, "%s", es.opts.auth);
 
-	es_spank_setenv(sp, "ELASTIC_SERVE_URLS", es.plan.urls.data);
+	es_spank_setenv(sp, "ELASTIC_SERVE_URLS", es.plan.urls.data ? es.plan.urls.data : "");
 	if (es.registry[0])
 		es_spank_setenv(sp, "ELASTIC_REGISTRY_URL", es.registry);
 	es_spank_setenv(sp, "ELASTIC_SERVE_MODEL", es.plan.name);
@@ -343,7 +470,7 @@ int es_plugin_task_exit(struct spank_handle *sp, int ac, char **av)
 {
 	(void)ac;
 	(void)av;
-	if (!es.active || !es_batch_step(sp))
+	if (!es.active || es.ranks_step || !es_batch_step(sp))
 		return 0;
 	int st;
 	if (es_spank_task_exit_status(sp, &st) == 0)
@@ -386,10 +513,26 @@ int es_plugin_exit(struct spank_handle *sp, int ac, char **av)
 		es.carry_ok = false;
 		return 0;
 	}
-	if (!es.active || !es_batch_step(sp))
+	if (!es_our_step(sp))
 		return 0;
 	long long t0 = es_now_ms();
 	int budget = es.opts.notify_timeout_ms;
+	if (es.ranks_step) {
+		/* The node agents' step: no engine outlives it; the batch step
+		 * tells the registry about the job. */
+		int killed = es_reap(es.proc, es.uid, es.token, 3);
+		if (killed)
+			es_log_info("job %s: node agents' step: %d leftover process(es) killed", es.job_id,
+				    killed);
+		if (es.have_plan) {
+			es_plan_free(&es.plan);
+			es.have_plan = false;
+		}
+		free(es.config);
+		es.config = NULL;
+		es.active = false;
+		return 0;
+	}
 
 	/* No engine of the job outlives its step. */
 	int killed = es_reap(es.proc, es.uid, es.token, 3);

@@ -51,6 +51,10 @@ void es_plugin_reset(void);
  * run scontrol (default: found in PATH). */
 void es_plugin_set_paths(const char *proc, const char *scontrol);
 
+/* For the tests: where sbatch's argv is read (NUL-separated; default
+ * /proc/self/cmdline). */
+void es_plugin_set_cmdline(const char *path);
+
 /* For the tests: the agent's pid after task_init, 0 if none. */
 int es_plugin_agent_pid(void);
 

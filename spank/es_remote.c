@@ -14,6 +14,8 @@ int es_plan_make(const struct es_plan_in *in, const struct es_opts *o, struct es
 	struct model_config *cfg = NULL;
 	struct buf errs = BUF_INIT;
 	memset(p, 0, sizeof *p);
+	p->master.fd = -1;
+	p->master.port = -1;
 	if (!in->config || model_parse(in->config, strlen(in->config), "carried model.toml", &cfg,
 				       &errs) < 0) {
 		/* The submit side checked it: the text was changed on the way. */
@@ -27,16 +29,54 @@ int es_plan_make(const struct es_plan_in *in, const struct es_opts *o, struct es
 	}
 	buf_free(&errs);
 	p->tp = model_gpus_per_rank(cfg);
+	p->nodes_per_worker = cfg->nodes_per_worker;
+	int k = cfg->nodes_per_worker, tp = cfg->tp;
 	p->drain_ms = cfg->drain_timeout_ms;
 	snprintf(p->name, sizeof p->name, "%s", cfg->name);
 	model_free(cfg);
 	snprintf(p->host, sizeof p->host, "%s", in->host);
+	p->kind = k == 1 ? ES_PLAN_SLICES : in->ranks_step ? ES_PLAN_RANK : ES_PLAN_HUB;
+	if (k == 1 && in->ranks_step) {
+		snprintf(err, errlen, "a node agents' step for a model with parallel.nodes_per_worker = 1");
+		return -1;
+	}
 
 	if (!in->cuda || !*in->cuda || !strcmp(in->cuda, "NoDevFiles")) {
-		snprintf(err, errlen,
-			 "the job has no GPUs (CUDA_VISIBLE_DEVICES is empty): request them, e.g. --gres=gpu:%d",
-			 p->tp);
+		if (k > 1)
+			snprintf(err, errlen,
+				 "this node has no GPUs for the job (CUDA_VISIBLE_DEVICES is empty): parallel.tp = %d over nodes_per_worker = %d needs %d on each node: request them with --gres=gpu:%d",
+				 tp, k, p->tp, p->tp);
+		else
+			snprintf(err, errlen,
+				 "the job has no GPUs (CUDA_VISIBLE_DEVICES is empty): request them, e.g. --gres=gpu:%d",
+				 p->tp);
 		return -1;
+	}
+	if (k > 1) {
+		int ng = 1;
+		for (const char *c = in->cuda; *c; c++)
+			ng += *c == ',';
+		if (ng != p->tp) {
+			snprintf(err, errlen,
+				 "this node has %d GPU(s) for the job (CUDA_VISIBLE_DEVICES=%s), but parallel.tp = %d over nodes_per_worker = %d needs %d on each node: submit it with --gres=gpu:%d",
+				 ng, in->cuda, tp, k, p->tp, p->tp);
+			return -1;
+		}
+	}
+	if (p->kind == ES_PLAN_HUB) {
+		p->nnodes = in->nnodes;
+		if (in->nnodes <= 0) {
+			snprintf(err, errlen, "the job's number of nodes is unknown (no SLURM_JOB_NUM_NODES)");
+			return -1;
+		}
+		if (in->nnodes % k != 0) {
+			snprintf(err, errlen,
+				 "the job has %d node(s), but parallel.nodes_per_worker = %d needs a multiple of %d: submit it with --nodes=%d",
+				 in->nnodes, k, k, in->nnodes < k ? k : in->nnodes - in->nnodes % k);
+			return -1;
+		}
+		buf_puts(&p->urls, ""); /* rank 0's URLs are known to the hub only */
+		return 0;
 	}
 	char gerr[256];
 	if (gpu_plan(in->cuda, p->tp, &p->gpus, gerr, sizeof gerr) < 0) {
@@ -63,6 +103,12 @@ int es_plan_make(const struct es_plan_in *in, const struct es_opts *o, struct es
 			return -1;
 		}
 		buf_printf(&p->urls, "%shttp://%s:%d", i ? "," : "", p->host, p->ports[i].port);
+		if (p->kind == ES_PLAN_RANK &&
+		    es_port_pick(o->run_dir[0] ? o->run_dir : NULL, o->port_base + ES_MASTER_OFFSET,
+				 id, (int)i, &p->master, err, errlen) < 0) {
+			es_plan_free(p);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -71,6 +117,7 @@ void es_plan_free(struct es_plan *p)
 {
 	for (size_t i = 0; p->ports && i < p->nslices; i++)
 		es_port_release(&p->ports[i]);
+	es_port_release(&p->master);
 	free(p->ports);
 	p->ports = NULL;
 	gpu_plan_free(&p->gpus);
@@ -112,6 +159,8 @@ char **es_agent_argv(const struct es_plan *p, const struct es_agent_args *a)
 	ARG(a->log_dir);
 	ARG("--status-file");
 	ARG(a->status);
+	if (p->kind == ES_PLAN_HUB)
+		ARG("--hub");
 	for (size_t i = 0; i < p->nslices; i++) {
 		char s[2048];
 		snprintf(s, sizeof s, "%s@%d", p->gpus.slices[i].csv, p->ports[i].port);

@@ -29,12 +29,8 @@ int es_submit_check(const char *file, const char *default_registry,
 	}
 	if (model_load(file, &cfg, errs) < 0)
 		return -1;
-	if (cfg->nodes_per_worker > 1) {
-		buf_printf(errs,
-			   "%s: parallel.nodes_per_worker = %d: workers spanning several nodes are not supported by sbatch --elastic-serve yet\n",
-			   file, cfg->nodes_per_worker);
-		goto fail;
-	}
+	c->nodes_per_worker = cfg->nodes_per_worker;
+	c->tp = cfg->tp;
 	const char *reg = cfg->registry_url;
 	if (!reg && env_registry && *env_registry) {
 		if (!es_url_ok(env_registry)) {

@@ -31,6 +31,8 @@ struct es_carry {
 	char registry[512];  /* the registry the job uses; "" none */
 	char file[1024];     /* FILE as given, for messages */
 	char name[160];      /* model name, for messages */
+	int nodes_per_worker; /* parallel.nodes_per_worker */
+	int tp;              /* parallel.tp */
 };
 
 /* Checks FILE and fills C. DEFAULT_REGISTRY is plugstack's registry=;

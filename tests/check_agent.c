@@ -19,7 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <json-c/json.h>
 
 #include "agent.h"
@@ -43,7 +46,7 @@ static struct model_config *ag_model(const char *text)
 
 static const struct agent_engine_vars ag_vars = {
 	.path = "/models/Llama 3; rm -rf /", .name = "llama", .host = "0.0.0.0", .port = 28002,
-	.tp = 2, .gpus = "2,3", .rank = 0,
+	.tp = 2, .gpus = "2,3", .rank = 0, .nnodes = 1,
 };
 
 static void ag_expect_argv(char **argv, const char *const *want)
@@ -121,12 +124,205 @@ START_TEST(test_argv_kinds)
 }
 END_TEST
 
+/* A worker of 2 nodes x 4 GPUs (tp = 8): rank R's variables. */
+static struct agent_engine_vars ag_mn_vars(int rank)
+{
+	struct agent_engine_vars v = {
+		.path = "/m/Qwen3 235B", .name = "qwen", .host = "0.0.0.0", .port = 28004, .tp = 8,
+		.gpus = "4,5,6,7", .rank = rank, .nnodes = 2, .master_addr = "gpu01",
+		.master_port = 28132, .gpus_per_rank = 4, .agent = "/usr/sbin/elastic-agent",
+	};
+	return v;
+}
+
+START_TEST(test_argv_multinode)
+{
+	char err[256];
+	struct agent_engine_vars r0 = ag_mn_vars(0), r1 = ag_mn_vars(1);
+	const char *mn = "[parallel]\ntp = 8\nnodes_per_worker = 2\n%s[slurm]\ngpus_per_node = 4\n";
+
+	/* vLLM, multiprocessing: every rank runs vllm serve; rank > 0 headless. */
+	char text[1024];
+	snprintf(text, sizeof text, "[model]\npath = \"x\"\n[engine]\nkind = \"vllm\"\nargs = [\"--max-model-len\", \"8192\"]\n");
+	snprintf(text + strlen(text), sizeof text - strlen(text), mn, "");
+	struct model_config *cfg = ag_model(text);
+	char **a = agent_engine_argv(cfg, &r0, NULL, err, sizeof err);
+	const char *v0[] = {"vllm", "serve", r0.path, "--host", "0.0.0.0", "--port", "28004",
+			    "--tensor-parallel-size", "8", "--served-model-name", "qwen",
+			    "--nnodes", "2", "--node-rank", "0", "--master-addr", "gpu01",
+			    "--master-port", "28132", "--max-model-len", "8192", NULL};
+	ag_expect_argv(a, v0);
+	agent_argv_free(a);
+	a = agent_engine_argv(cfg, &r1, NULL, err, sizeof err);
+	const char *v1[] = {"vllm", "serve", r0.path, "--host", "0.0.0.0", "--port", "28004",
+			    "--tensor-parallel-size", "8", "--served-model-name", "qwen",
+			    "--nnodes", "2", "--node-rank", "1", "--master-addr", "gpu01",
+			    "--master-port", "28132", "--headless", "--max-model-len", "8192", NULL};
+	ag_expect_argv(a, v1);
+	agent_argv_free(a);
+	/* Every rank learns the group in its environment too. */
+	char *base[] = {"PATH=/usr/bin", "ELASTIC_SERVE_RANK=9", "RAY_ADDRESS=old:1", NULL};
+	char **e = agent_engine_env(base, cfg, "4,5,6,7", &r1);
+	const char *env1[] = {"PATH=/usr/bin", "CUDA_VISIBLE_DEVICES=4,5,6,7", "ELASTIC_SERVE_RANK=1",
+			      "ELASTIC_SERVE_NNODES=2", "ELASTIC_SERVE_MASTER_ADDR=gpu01",
+			      "ELASTIC_SERVE_MASTER_PORT=28132", NULL};
+	ag_expect_argv(e, env1);
+	agent_argv_free(e);
+	model_free(cfg);
+
+	/* vLLM on Ray: rank 0 runs the Ray head and then vllm serve (elastic-agent
+	 * --exec-pair); the other ranks join the Ray cluster. */
+	snprintf(text, sizeof text, "[model]\npath = \"x\"\n[engine]\nkind = \"vllm\"\nargs = [\"--enforce-eager\"]\n");
+	snprintf(text + strlen(text), sizeof text - strlen(text), mn, "backend = \"ray\"\n");
+	cfg = ag_model(text);
+	a = agent_engine_argv(cfg, &r0, NULL, err, sizeof err);
+	const char *ray0[] = {"/usr/sbin/elastic-agent", "--exec-pair", "8", "--wait-port", "28132",
+			      "ray", "start", "--head", "--port=28132", "--num-gpus=4", "--block",
+			      "--disable-usage-stats", "--include-dashboard=false",
+			      "vllm", "serve", r0.path, "--host", "0.0.0.0", "--port", "28004",
+			      "--tensor-parallel-size", "8", "--served-model-name", "qwen",
+			      "--distributed-executor-backend", "ray", "--enforce-eager", NULL};
+	ag_expect_argv(a, ray0);
+	agent_argv_free(a);
+	a = agent_engine_argv(cfg, &r1, NULL, err, sizeof err);
+	const char *ray1[] = {"ray", "start", "--address=gpu01:28132", "--num-gpus=4", "--block",
+			      "--disable-usage-stats", NULL};
+	ag_expect_argv(a, ray1);
+	agent_argv_free(a);
+	e = agent_engine_env(base, cfg, "0,1,2,3", &r0);
+	const char *env0[] = {"PATH=/usr/bin", "CUDA_VISIBLE_DEVICES=0,1,2,3", "ELASTIC_SERVE_RANK=0",
+			      "ELASTIC_SERVE_NNODES=2", "ELASTIC_SERVE_MASTER_ADDR=gpu01",
+			      "ELASTIC_SERVE_MASTER_PORT=28132", "RAY_ADDRESS=gpu01:28132", NULL};
+	ag_expect_argv(e, env0);
+	agent_argv_free(e);
+	model_free(cfg);
+
+	/* SGLang: --dist-init-addr on every rank. */
+	snprintf(text, sizeof text, "[model]\npath = \"x\"\n[engine]\nkind = \"sglang\"\n");
+	snprintf(text + strlen(text), sizeof text - strlen(text), mn, "");
+	cfg = ag_model(text);
+	for (int r = 0; r < 2; r++) {
+		a = agent_engine_argv(cfg, r ? &r1 : &r0, NULL, err, sizeof err);
+		const char *sg[] = {"python3", "-m", "sglang.launch_server", "--model-path", r0.path,
+				    "--host", "0.0.0.0", "--port", "28004", "--tp-size", "8",
+				    "--served-model-name", "qwen", "--nnodes", "2", "--node-rank",
+				    r ? "1" : "0", "--dist-init-addr", "gpu01:28132", NULL};
+		ag_expect_argv(a, sg);
+		agent_argv_free(a);
+	}
+	model_free(cfg);
+
+	/* elastic-sim: its multi-node flags; rank > 0 headless. */
+	snprintf(text, sizeof text, "[model]\npath = \"x\"\n[engine]\nkind = \"sim\"\nargs = [\"--time-scale\", \"0\"]\n");
+	snprintf(text + strlen(text), sizeof text - strlen(text), mn, "");
+	cfg = ag_model(text);
+	a = agent_engine_argv(cfg, &r1, "/bin/elastic-sim", err, sizeof err);
+	const char *sim1[] = {"/bin/elastic-sim", "--model", r0.path, "--host", "0.0.0.0", "--port",
+			      "28004", "--tensor-parallel-size", "8", "--served-model-name", "qwen",
+			      "--nnodes", "2", "--node-rank", "1", "--master-addr", "gpu01",
+			      "--master-port", "28132", "--headless", "--time-scale", "0", NULL};
+	ag_expect_argv(a, sim1);
+	agent_argv_free(a);
+	a = agent_engine_argv(cfg, &r0, "/bin/elastic-sim", err, sizeof err);
+	ck_assert_str_eq(a[14], "0");
+	ck_assert_str_eq(a[19], "--time-scale"); /* no --headless on rank 0 */
+	agent_argv_free(a);
+	model_free(cfg);
+
+	/* command: {rank} {nnodes} {master_addr} {master_port}. */
+	snprintf(text, sizeof text, "[model]\npath = \"x\"\n[engine]\nkind = \"command\"\n"
+				    "command = [\"srv\", \"--port={port}\", \"--rank={rank}/{nnodes}\", \"--head={master_addr}:{master_port}\", \"--tp={tp}\", \"{gpus}\"]\n");
+	snprintf(text + strlen(text), sizeof text - strlen(text), mn, "");
+	cfg = ag_model(text);
+	a = agent_engine_argv(cfg, &r1, NULL, err, sizeof err);
+	const char *cmd1[] = {"srv", "--port=28004", "--rank=1/2", "--head=gpu01:28132", "--tp=8",
+			      "4,5,6,7", NULL};
+	ag_expect_argv(a, cmd1);
+	agent_argv_free(a);
+	model_free(cfg);
+
+	/* One node: {nnodes} is 1, nothing of the above is added. */
+	cfg = ag_model("[model]\npath = \"x\"\n[engine]\nkind = \"command\"\ncommand = [\"srv\", \"{rank}/{nnodes}@{master_port}\", \"--port\", \"{port}\"]\n");
+	a = agent_engine_argv(cfg, &ag_vars, NULL, err, sizeof err);
+	const char *cmd0[] = {"srv", "0/1@0", "--port", "28002", NULL};
+	ag_expect_argv(a, cmd0);
+	agent_argv_free(a);
+	e = agent_engine_env(base, cfg, "2,3", &ag_vars);
+	const char *envk1[] = {"PATH=/usr/bin", "ELASTIC_SERVE_RANK=9", "RAY_ADDRESS=old:1",
+			       "CUDA_VISIBLE_DEVICES=2,3", NULL};
+	ag_expect_argv(e, envk1);
+	agent_argv_free(e);
+	model_free(cfg);
+}
+END_TEST
+
+START_TEST(test_mn_words)
+{
+	char l1[] = "hello abc 3 n4 gpu04 28000 28128", l2[] = "run  2", l3[] = "state ready\t",
+	     l4[] = "", l5[] = "a b c d";
+	char *w[8];
+	ck_assert_int_eq(agent_mn_split(l1, w, 8), 7);
+	ck_assert_str_eq(w[0], "hello");
+	ck_assert_str_eq(w[6], "28128");
+	ck_assert_int_eq(agent_mn_split(l2, w, 8), -1); /* empty word */
+	ck_assert_int_eq(agent_mn_split(l3, w, 8), -1); /* control character */
+	ck_assert_int_eq(agent_mn_split(l4, w, 8), -1);
+	ck_assert_int_eq(agent_mn_split(l5, w, 3), -1); /* too many */
+	ck_assert(agent_mn_name_ok("gpu-01.cluster_a"));
+	ck_assert(agent_mn_name_ok("fe80::1"));
+	ck_assert(!agent_mn_name_ok(""));
+	ck_assert(!agent_mn_name_ok("n1 n2"));
+	ck_assert(!agent_mn_name_ok("n[1-2]"));
+}
+END_TEST
+
+/* elastic-agent --exec-pair: B starts once A's port opens; the pair ends
+ * with B, A is stopped. */
+START_TEST(test_exec_pair)
+{
+	int port = 0;
+	{
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		bind(fd, (struct sockaddr *)&sa, sizeof sa);
+		socklen_t l = sizeof sa;
+		getsockname(fd, (struct sockaddr *)&sa, &l);
+		port = ntohs(sa.sin_port);
+		close(fd);
+	}
+	char script[512], ports[16];
+	snprintf(ports, sizeof ports, "%d", port);
+	snprintf(script, sizeof script,
+		 "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', %d)); s.listen(); time.sleep(30)",
+		 port);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *av[] = {"3", "--wait-port", ports, "python3", "-c", script, "sh", "-c", "exit 7", NULL};
+		_exit(agent_pair_main(9, av));
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 7);
+	/* A that ends first: the pair fails and B never starts. */
+	pid = fork();
+	if (pid == 0) {
+		char *av[] = {"1", "--wait-port", ports, "false", "sh", "-c", "exit 0", NULL};
+		_exit(agent_pair_main(7, av));
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	char *bad[] = {"x", "--wait-port", "1"};
+	ck_assert_int_eq(agent_pair_main(3, bad), 2);
+}
+END_TEST
+
 START_TEST(test_env)
 {
 	struct model_config *cfg = ag_model("[model]\npath = \"x\"\n[engine]\nenv = { VLLM_LOGGING_LEVEL = \"WARNING\", HOME = \"/scratch\" }\n");
 	char *base[] = {"PATH=/usr/bin", "CUDA_VISIBLE_DEVICES=0,1,2,3", "HOME=/home/u",
 			"CUDA_VISIBLE_DEVICES_X=keep", NULL};
-	char **e = agent_engine_env(base, cfg, "2,3");
+	char **e = agent_engine_env(base, cfg, "2,3", NULL);
 	const char *want[] = {"PATH=/usr/bin", "CUDA_VISIBLE_DEVICES_X=keep",
 			      "CUDA_VISIBLE_DEVICES=2,3", "VLLM_LOGGING_LEVEL=WARNING",
 			      "HOME=/scratch", NULL};
@@ -826,6 +1022,402 @@ START_TEST(test_wait_modes)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- multi-node */
+
+/* A peer the test plays: a node agent talking to the hub, or the hub
+ * talking to a node agent; lines received pile up in IN. */
+struct ag_peer {
+	struct bufferevent *bev;
+	struct buf in;
+	bool closed;
+};
+
+static void ag_peer_read(struct bufferevent *bev, void *arg)
+{
+	struct ag_peer *p = arg;
+	struct evbuffer *b = bufferevent_get_input(bev);
+	size_t n = evbuffer_get_length(b);
+	buf_reserve(&p->in, n);
+	evbuffer_remove(b, p->in.data + p->in.len, n);
+	p->in.len += n;
+	p->in.data[p->in.len] = '\0';
+}
+
+static void ag_peer_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	struct ag_peer *p = arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		p->closed = true;
+}
+
+static void ag_peer_init(struct ag_peer *p, evutil_socket_t fd)
+{
+	memset(p, 0, sizeof *p);
+	p->bev = bufferevent_socket_new(ag_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(p->bev, ag_peer_read, NULL, ag_peer_event, p);
+	bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+}
+
+static void ag_peer_connect(struct ag_peer *p, int port)
+{
+	ag_peer_init(p, -1);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_eq(bufferevent_socket_connect(p->bev, (struct sockaddr *)&sa, sizeof sa), 0);
+}
+
+static void ag_peer_free(struct ag_peer *p)
+{
+	if (p->bev)
+		bufferevent_free(p->bev);
+	buf_free(&p->in);
+	memset(p, 0, sizeof *p);
+}
+
+static void ag_peer_say(struct ag_peer *p, const char *line)
+{
+	evbuffer_add_printf(bufferevent_get_output(p->bev), "%s\n", line);
+}
+
+struct ag_expect {
+	struct ag_peer *p;
+	const char *line;
+};
+
+static bool ag_peer_has(void *arg)
+{
+	struct ag_expect *e = arg;
+	char want[512];
+	snprintf(want, sizeof want, "%s\n", e->line);
+	return e->p->in.data && strstr(e->p->in.data, want);
+}
+
+static void ag_peer_expect(struct ag_peer *p, const char *line, int ms)
+{
+	struct ag_expect e = {p, line};
+	char what[600];
+	snprintf(what, sizeof what, "the line \"%s\" (got: %s)", line, p->in.data ? p->in.data : "");
+	ag_run_until(ag_peer_has, &e, ms, what);
+}
+
+static bool ag_peer_closed(void *arg)
+{
+	return ((struct ag_peer *)arg)->closed;
+}
+
+static void ag_hub_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+			  int salen, void *arg)
+{
+	(void)lev;
+	(void)sa;
+	(void)salen;
+	struct ag_peer *p = *(struct ag_peer **)arg;
+	ck_assert_ptr_null(p->bev);
+	ag_peer_init(p, fd);
+}
+
+static void ag_write_mn_model(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	self[n] = '\0';
+	FILE *fp = fopen(ag_cfg_path, "w");
+	fprintf(fp, "[model]\npath = \"fake/m\"\nname = \"m\"\n[engine]\nkind = \"command\"\n"
+		    "command = [\"%s\", \"--port\", \"{port}\", \"--served-model-name\", \"{name}\"]\n"
+		    "env = { ES_FAKE_ENGINE = \"ok\" }\nstartup_timeout = \"20s\"\ndrain_timeout = \"1s\"\n"
+		    "[parallel]\ntp = 2\nnodes_per_worker = 2\n[slurm]\ngpus_per_node = 1\nnodes = 2\n",
+		self);
+	fclose(fp);
+}
+
+static bool ag_file_has_token(void *arg)
+{
+	FILE *fp = fopen(arg, "r");
+	char line[512];
+	bool found = false;
+	while (fp && fgets(line, sizeof line, fp))
+		found |= strncmp(line, "ELASTIC_SERVE_HUB_TOKEN=", 24) == 0;
+	if (fp)
+		fclose(fp);
+	return found;
+}
+
+/* Whether the status file's entries have the states in ARG ("a b"). */
+static bool ag_status_states(void *arg)
+{
+	struct json_object *st = json_object_from_file(ag_status), *sl;
+	struct buf b = BUF_INIT;
+	if (st && json_object_object_get_ex(st, "slices", &sl))
+		for (size_t i = 0; i < json_object_array_length(sl); i++) {
+			struct json_object *v;
+			if (json_object_object_get_ex(json_object_array_get_idx(sl, i), "state", &v))
+				buf_printf(&b, "%s%s", i ? " " : "", json_object_get_string(v));
+		}
+	bool ok = b.data && strcmp(b.data, arg) == 0;
+	buf_free(&b);
+	json_object_put(st);
+	return ok;
+}
+
+/* The hub: srun's command line and environment; hellos (a wrong token is
+ * refused); groups per worker; relays between a worker's ranks only;
+ * the status file; the loss of a node agent; srun's end while running. */
+START_TEST(test_hub_relay)
+{
+	ag_setup("ok", "20s");
+	ag_write_mn_model();
+	char srun[600], envf[600], argf[600];
+	snprintf(srun, sizeof srun, "%s/srun", ag_dir);
+	snprintf(envf, sizeof envf, "%s/srun.env", ag_dir);
+	snprintf(argf, sizeof argf, "%s/srun.args", ag_dir);
+	FILE *fp = fopen(srun, "w");
+	fprintf(fp, "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\nenv > '%s.tmp' && mv '%s.tmp' '%s'\nexec sleep 60\n",
+		argf, envf, envf, envf);
+	fclose(fp);
+	chmod(srun, 0755);
+	struct agent_options o;
+	ag_opts(&o, NULL, 0, NULL);
+	o.hub = true;
+	o.nnodes = 4;
+	o.srun = srun;
+	o.config_env = NULL;
+	struct agent ag;
+	char err[512];
+	ck_assert_msg(agent_init(&ag, ag_base, &o, err, sizeof err) == 0, "%s", err);
+	agent_start(&ag);
+	ag_run_until(ag_file_has_token, envf, 5000, "srun to start");
+
+	/* What srun was given. */
+	char *args = NULL, *env = NULL, tok[80] = "";
+	size_t len = 0;
+	fp = fopen(argf, "r");
+	ck_assert_int_ne(getdelim(&args, &len, '\0', fp), -1);
+	fclose(fp);
+	ck_assert_msg(strstr(args, "--overlap\n--nodes=4\n--ntasks=4\n--ntasks-per-node=1\n--kill-on-bad-exit=1\n"), "%s", args);
+	ck_assert_msg(strstr(args, "\n--node-agent\n127.0.0.1:"), "%s", args);
+	ck_assert_msg(strstr(args, "\n--job-id\n77\n"), "%s", args);
+	int hub_port = atoi(strstr(args, "--node-agent\n127.0.0.1:") + strlen("--node-agent\n127.0.0.1:"));
+	free(args);
+	len = 0;
+	fp = fopen(envf, "r");
+	ck_assert_int_ne(getdelim(&env, &len, '\0', fp), -1);
+	fclose(fp);
+	ck_assert_ptr_nonnull(strstr(env, "ELASTIC_SERVE_RANKS=1\n"));
+	sscanf(strstr(env, "ELASTIC_SERVE_HUB_TOKEN=") + 24, "%79s", tok);
+	ck_assert_uint_eq(strlen(tok), 32);
+	free(env);
+
+	/* A stranger is refused. */
+	struct ag_peer x, nd[4];
+	ag_peer_connect(&x, hub_port);
+	ag_peer_say(&x, "hello 0123456789abcdef0123456789abcdef 0 n1 127.0.0.1 1000 2000");
+	ag_run_until(ag_peer_closed, &x, 3000, "the stranger to be refused");
+	ag_peer_free(&x);
+
+	char line[256];
+	for (int i = 0; i < 4; i++) {
+		ag_peer_connect(&nd[i], hub_port);
+		snprintf(line, sizeof line, "hello %s %d n%d 127.0.0.1 %d %d", tok, i, i + 1, 1000 + i,
+			 i % 2 ? 0 : 2000 + i);
+		ag_peer_say(&nd[i], line);
+	}
+	ag_peer_expect(&nd[0], "group n1 127.0.0.1 1000 2000 2 n1 n2", 3000);
+	ag_peer_expect(&nd[1], "group n1 127.0.0.1 1000 2000 2 n1 n2", 3000);
+	ag_peer_expect(&nd[2], "group n3 127.0.0.1 1002 2002 2 n3 n4", 3000);
+	ag_peer_expect(&nd[3], "group n3 127.0.0.1 1002 2002 2 n3 n4", 3000);
+
+	/* Rank 0 -> the worker's other ranks, and back. */
+	ag_peer_say(&nd[0], "run 1");
+	ag_peer_expect(&nd[1], "run 1", 3000);
+	ag_peer_say(&nd[1], "down 1");
+	ag_peer_expect(&nd[0], "down 1 1", 3000);
+	ag_peer_say(&nd[0], "halt 1 KILL");
+	ag_peer_expect(&nd[1], "halt 1 KILL", 3000);
+	ag_peer_say(&nd[0], "state ready");
+	ag_peer_say(&nd[2], "state starting");
+	ag_peer_say(&nd[2], "run 1");
+	ag_peer_expect(&nd[3], "run 1", 3000);
+	ck_assert_ptr_null(strstr(nd[1].in.data, "halt 1 KILL\nrun 1")); /* not worker 1's */
+	ag_run_until(ag_status_states, "ready starting", 3000, "the workers' states in the status file");
+	struct json_object *st = json_object_from_file(ag_status), *sl, *w0;
+	ck_assert(json_object_object_get_ex(st, "slices", &sl));
+	ck_assert_int_eq(json_object_array_length(sl), 2);
+	w0 = json_object_array_get_idx(sl, 0);
+	ck_assert_str_eq(ag_jstr(w0, "url"), "http://127.0.0.1:1000");
+	ck_assert_str_eq(ag_jstr(w0, "state"), "ready");
+	ck_assert_str_eq(ag_jstr(json_object_array_get_idx(sl, 1), "state"), "starting");
+	json_object_put(st);
+
+	/* An agent goes: its worker's rank 0 hears of it. */
+	ag_peer_free(&nd[3]);
+	ag_peer_expect(&nd[2], "lost 1", 3000);
+	ag_peer_free(&nd[0]);
+	ag_peer_expect(&nd[1], "lost 0", 3000);
+
+	/* srun ends while the job runs: the hub ends, exit 1. */
+	ck_assert_int_eq(ag.phase, AP_RUNNING);
+	pid_t srun_pid = agent_hub_srun_pid(&ag);
+	ck_assert_int_gt(srun_pid, 0);
+	kill(srun_pid, SIGKILL);
+	ag_run_until(ag_done, &ag, 5000, "the hub to end with srun");
+	ck_assert_int_eq(ag.exit_code, 1);
+	for (int i = 0; i < 4; i++)
+		ag_peer_free(&nd[i]);
+	agent_free(&ag);
+	ag_teardown();
+}
+END_TEST
+
+/* Rank 0's node agent against a hub the test plays: hello; the engine
+ * starts with the group; `run`; registration with the nodes; a rank that
+ * goes down restarts the whole worker; SIGTERM drains and halts the ranks. */
+START_TEST(test_node_rank0)
+{
+	ag_setup("ok", "20s");
+	ag_write_mn_model();
+	ag_reg_start(0);
+	char reg[64], slice[32], hub[64];
+	snprintf(reg, sizeof reg, "http://127.0.0.1:%d", ag_reg.port);
+	int port = ag_free_port();
+	snprintf(slice, sizeof slice, "0@%d", port);
+	struct ag_peer peer = {0};
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct ag_peer *pp = &peer;
+	struct evconnlistener *lev = evconnlistener_new_bind(
+		ag_base, ag_hub_accept, &pp, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4,
+		(struct sockaddr *)&sa, sizeof sa);
+	ck_assert_ptr_nonnull(lev);
+	socklen_t sl = sizeof sa;
+	getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&sa, &sl);
+	snprintf(hub, sizeof hub, "127.0.0.1:%d", ntohs(sa.sin_port));
+	setenv("ELASTIC_SERVE_HUB_TOKEN", "tok123", 1);
+	char *slices[] = {slice};
+	struct agent_options o;
+	ag_opts(&o, slices, 1, reg);
+	o.node_agent = hub;
+	o.node_id = 0;
+	o.master_port = 2345;
+	struct agent ag;
+	char err[512], line[256];
+	ck_assert_msg(agent_init(&ag, ag_base, &o, err, sizeof err) == 0, "%s", err);
+	agent_start(&ag);
+	snprintf(line, sizeof line, "hello tok123 0 n1 127.0.0.1 %d 2345", port);
+	ag_peer_expect(&peer, line, 5000);
+	ck_assert_int_eq(ag.slices[0].sm.state, AS_IDLE); /* nothing before the group */
+	snprintf(line, sizeof line, "group n1 127.0.0.1 %d 2345 2 n1 n2", port);
+	ag_peer_say(&peer, line);
+	ag_peer_expect(&peer, "run 1", 5000);
+	ag_run_until(ag_registered_ready, &ag, 8000, "rank 0 ready and registered");
+	ag_peer_expect(&peer, "state ready", 3000);
+	ck_assert_msg(strstr(ag_reg.log.data, "\"id\": \"77.n1.0\"") &&
+		      strstr(ag_reg.log.data, "\"nodes\": [\"n1\", \"n2\"]") &&
+		      strstr(ag_reg.log.data, "\"tp\": 2"), "%s", ag_reg.log.data);
+
+	/* Rank 1 went down: rank 0 is killed, the worker restarts as a whole. */
+	pid_t old = ag.slices[0].pid;
+	ag_peer_say(&peer, "down 1 1");
+	ag_peer_expect(&peer, "halt 1 KILL", 3000);
+	ag_peer_expect(&peer, "run 2", 5000);
+	ck_assert_int_ne(ag.slices[0].pid, old);
+	ck_assert_int_ge(ag_reg.deregisters, 1);
+	ag_run_until(ag_registered_ready, &ag, 8000, "rank 0 ready again");
+	/* A down of an older incarnation changes nothing. */
+	pid_t cur = ag.slices[0].pid;
+	ag_peer_say(&peer, "down 1 1");
+	ag_peer_say(&peer, "state x");
+	ag_peer_expect(&peer, "state ready", 1000);
+	ck_assert_int_eq(ag.slices[0].pid, cur);
+
+	/* SIGTERM: deregistered, drained, then the ranks are halted. */
+	agent_drain(&ag);
+	ag_peer_expect(&peer, "halt 2 TERM", 5000);
+	ag_run_until(ag_done, &ag, 8000, "rank 0's agent to finish");
+	ck_assert_int_eq(ag.exit_code, 0);
+	agent_free(&ag);
+	evconnlistener_free(lev);
+	ag_peer_free(&peer);
+	unsetenv("ELASTIC_SERVE_HUB_TOKEN");
+	ag_teardown();
+}
+END_TEST
+
+/* A follower: it runs its rank on `run` with rank 0's address; when its
+ * engine dies on its own it deregisters the worker and says `down`; it
+ * stops on `halt`; on SIGTERM it keeps its rank until rank 0 halts it. */
+START_TEST(test_node_follower)
+{
+	ag_setup("ok", "20s");
+	ag_write_mn_model();
+	ag_reg_start(0);
+	char reg[64], slice[32], hub[64];
+	snprintf(reg, sizeof reg, "http://127.0.0.1:%d", ag_reg.port);
+	int port = ag_free_port();
+	snprintf(slice, sizeof slice, "0@%d", port);
+	struct ag_peer peer = {0};
+	struct ag_peer *pp = &peer;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct evconnlistener *lev = evconnlistener_new_bind(
+		ag_base, ag_hub_accept, &pp, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 4,
+		(struct sockaddr *)&sa, sizeof sa);
+	socklen_t sl = sizeof sa;
+	getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&sa, &sl);
+	snprintf(hub, sizeof hub, "127.0.0.1:%d", ntohs(sa.sin_port));
+	setenv("ELASTIC_SERVE_HUB_TOKEN", "tok123", 1);
+	char *slices[] = {slice};
+	struct agent_options o;
+	ag_opts(&o, slices, 1, reg);
+	o.node = "n2";
+	o.node_agent = hub;
+	o.node_id = 3; /* rank 1 of worker 1 */
+	struct agent ag;
+	char err[512], line[256];
+	ck_assert_msg(agent_init(&ag, ag_base, &o, err, sizeof err) == 0, "%s", err);
+	agent_start(&ag);
+	snprintf(line, sizeof line, "hello tok123 3 n2 127.0.0.1 %d 0", port);
+	ag_peer_expect(&peer, line, 5000);
+	ag_peer_say(&peer, "group n9 127.0.0.1 1 2 2 n9 n2");
+	ag_peer_say(&peer, "run 1");
+	struct ag_wait w = {&ag, AS_STARTING, 1};
+	ag_run_until(ag_slices_in, &w, 3000, "rank 1 to run");
+	ck_assert_int_gt(ag.slices[0].pid, 0);
+	ck_assert_int_eq(ag_reg.registers, 0); /* never registers */
+
+	/* Its engine dies: the worker is deregistered from here, rank 0 told. */
+	kill(ag.slices[0].pid, SIGKILL);
+	ag_peer_expect(&peer, "down 1", 3000);
+	ag_wait_count(&ag_reg.deregisters, 1, 3000, "the deregistration");
+	ck_assert_msg(strstr(ag_reg.log.data, "\"ids\": [\"77.n9.0\"], \"reason\": \"engine_exit\""), "%s",
+		      ag_reg.log.data);
+	ck_assert_int_eq(ag.slices[0].sm.state, AS_IDLE);
+	/* Rank 0 restarts the worker; halts with KILL are no deaths. */
+	ag_peer_say(&peer, "halt 1 KILL");
+	ag_peer_say(&peer, "run 2");
+	ag_run_until(ag_slices_in, &w, 3000, "rank 1 to run again");
+	ag_peer_say(&peer, "halt 2 KILL");
+	w.state = AS_IDLE;
+	ag_run_until(ag_slices_in, &w, 3000, "rank 1 to stop");
+	ck_assert_int_eq(ag_reg.deregisters, 1);
+	ag_peer_say(&peer, "run 3");
+	w.state = AS_STARTING;
+	ag_run_until(ag_slices_in, &w, 3000, "rank 1 to run a third time");
+
+	/* SIGTERM: deregisters, keeps the rank until rank 0 halts it. */
+	agent_drain(&ag);
+	ag_wait_count(&ag_reg.deregisters, 2, 3000, "the deregistration at SIGTERM");
+	ck_assert_int_eq(ag.slices[0].sm.state, AS_DRAINING);
+	ck_assert_int_gt(ag.slices[0].pid, 0);
+	ag_peer_say(&peer, "halt 3 TERM");
+	ag_run_until(ag_done, &ag, 5000, "the follower to finish");
+	ck_assert_int_eq(ag.exit_code, 0);
+	agent_free(&ag);
+	evconnlistener_free(lev);
+	ag_peer_free(&peer);
+	unsetenv("ELASTIC_SERVE_HUB_TOKEN");
+	ag_teardown();
+}
+END_TEST
+
 Suite *suite_agent(void)
 {
 	Suite *s = suite_create("agent");
@@ -833,6 +1425,9 @@ Suite *suite_agent(void)
 	tcase_add_test(tc, test_subst);
 	tcase_add_test(tc, test_argv_kinds);
 	tcase_add_test(tc, test_env);
+	tcase_add_test(tc, test_argv_multinode);
+	tcase_add_test(tc, test_mn_words);
+	tcase_add_test(tc, test_exec_pair);
 	tcase_add_test(tc, test_state_machine);
 	suite_add_tcase(s, tc);
 	TCase *loop = tcase_create("loop");
@@ -845,6 +1440,9 @@ Suite *suite_agent(void)
 	tcase_add_test(loop, test_loop_registry_down);
 	tcase_add_test(loop, test_init_errors);
 	tcase_add_test(loop, test_wait_modes);
+	tcase_add_test(loop, test_hub_relay);
+	tcase_add_test(loop, test_node_rank0);
+	tcase_add_test(loop, test_node_follower);
 	suite_add_tcase(s, loop);
 	return s;
 }

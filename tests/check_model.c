@@ -66,7 +66,7 @@ static const struct err_case err_cases[] = {
 	{MIN "[engine]\nkind = \"command\"\ncommand = [\"srv\", \"--port\", \"{prot}\"]\n",
 	 "5:29: engine.command[2]: unknown placeholder \"{prot}\" (did you mean \"{port}\"?)"},
 	{MIN "[engine]\nkind = \"command\"\ncommand = [\"srv\", \"{port}\", \"{zzzzzz}\"]\n",
-	 "5:29: engine.command[2]: unknown placeholder \"{zzzzzz}\"; known: {path} {name} {host} {port} {tp} {gpus} {rank}"},
+	 "5:29: engine.command[2]: unknown placeholder \"{zzzzzz}\"; known: {path} {name} {host} {port} {tp} {gpus} {rank} {nnodes} {master_addr} {master_port}"},
 	{MIN "[engine]\nkind = \"command\"\ncommand = [\"srv\", \"{port\"]\n",
 	 "5:19: engine.command[1]: unterminated placeholder \"{port\" (write \"{{\" for a literal brace)"},
 	{MIN "[engine]\nkind = \"command\"\ncommand = [\"srv}\", \"{port}\"]\n",

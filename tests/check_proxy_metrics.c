@@ -32,8 +32,8 @@ START_TEST(test_render)
 	proxy_hist_observe(&ps.e2e, 0.2);
 	ws.codes[2] = 3;
 	ws.ejections = 1;
-	struct proxy_metrics_row pool = {"m", NULL, &ps, 2, 1, false};
-	struct proxy_metrics_row worker = {"m", "12.n\"1.0", &ws, 1, 0, true};
+	struct proxy_metrics_row pool = {"m", NULL, &ps, 2, 1, false, 0};
+	struct proxy_metrics_row worker = {"m", "12.n\"1.0", &ws, 1, 0, true, 42};
 	struct buf b = BUF_INIT;
 	proxy_metrics_render(&b, &pool, 1, &worker, 1);
 	const char *want[] = {
@@ -54,6 +54,7 @@ START_TEST(test_render)
 		"elastic_proxy_worker_inflight{pool=\"m\",worker=\"12.n\\\"1.0\"} 1\n",
 		"elastic_proxy_worker_ejected{pool=\"m\",worker=\"12.n\\\"1.0\"} 1\n",
 		"elastic_proxy_worker_ejections_total{pool=\"m\",worker=\"12.n\\\"1.0\"} 1\n",
+		"elastic_proxy_worker_prefix_blocks{pool=\"m\",worker=\"12.n\\\"1.0\"} 42\n",
 		"elastic_proxy_worker_e2e_seconds_count{pool=\"m\",worker=\"12.n\\\"1.0\"} 0\n",
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)

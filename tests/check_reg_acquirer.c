@@ -28,7 +28,7 @@ struct jcase {
 
 struct acase {
 	const char *name;
-	int target, max_nodes, max_pending;
+	int target, max_jobs, max_pending;
 	int synced;
 	double since_ago;     /* registry started this long ago */
 	double backoff_in;    /* backoff ends this long after NOW */
@@ -45,7 +45,7 @@ static const struct acase cases[] = {
 	{"not synced: nothing", 2, 2, 4, 0, 9999, 0, 0, {{0}}, ""},
 	{"empty pool: up to target", 2, 2, 4, 1, 9999, 0, 0, {{0}}, "S S"},
 	{"max_pending bounds submissions", 3, 3, 1, 1, 9999, 0, 0, {{0}}, "S"},
-	{"max_nodes bounds the target", 3, 2, 4, 1, 9999, 0, 0, {{0}}, "S S"},
+	{"max_jobs bounds the target", 3, 2, 4, 1, 9999, 0, 0, {{0}}, "S S"},
 	{"at target: nothing", 2, 2, 4, 1, 9999, 0, 2,
 	 {{"PENDING", 5}, {"RUNNING", 50, 40, 3000, 4}}, ""},
 	{"requeued job still counts: no duplicate", 2, 2, 4, 1, 9999, 0, 2,
@@ -94,7 +94,7 @@ static const struct acase cases[] = {
 	 {{"RUNNING", 500, 400, 3000, 4, 2, 5}}, "S"},
 	{"startup timeout: cancelled and replaced", 1, 2, 4, 1, 9999, 0, 1,
 	 {{"RUNNING", 900, 700, 3000, 0}}, "C0:startup_timeout S"},
-	{"startup timeout at max_nodes: replaced once it has ended", 1, 1, 4, 1, 9999, 0, 1,
+	{"startup timeout at max_jobs: replaced once it has ended", 1, 1, 4, 1, 9999, 0, 1,
 	 {{"RUNNING", 900, 700, 3000, 0}}, "C0:startup_timeout"},
 	{"startup: not yet", 1, 1, 4, 1, 9999, 0, 1, {{"RUNNING", 900, 500, 3000, 0}}, ""},
 	{"startup: counted from the registry's start", 1, 1, 4, 1, 100, 0, 1,
@@ -148,7 +148,7 @@ static void run_case(const struct acase *c)
 	}
 	struct reg_acq_input in = {
 		.target = c->target,
-		.max_nodes = c->max_nodes,
+		.max_jobs = c->max_jobs,
 		.max_pending = c->max_pending,
 		.startup_timeout_ms = T_START,
 		.renew_before_ms = T_RENEW,
@@ -183,7 +183,7 @@ END_TEST
 START_TEST(test_bounded_output)
 {
 	/* MAX bounds the actions written. */
-	struct reg_acq_input in = {.target = 5, .max_nodes = 5, .max_pending = 5, .now = NOW,
+	struct reg_acq_input in = {.target = 5, .max_jobs = 5, .max_pending = 5, .now = NOW,
 				   .synced = true, .startup_timeout_ms = 1, .drain_timeout_ms = 1};
 	struct reg_acq_action acts[2];
 	ck_assert_uint_eq(reg_acq_decide(&in, acts, 2), 2);

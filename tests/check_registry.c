@@ -615,16 +615,52 @@ static const char sim_toml[] = "[model]\npath = \"elastic/sim\"\nname = \"sim\"\
 			       "[slurm]\npartition = \"low\"\ngpus_per_node = 8\n"
 			       "[scale]\nmax_nodes = 2\n";
 
-static void up(void)
+static void up_config(const char *toml)
 {
 	struct json_object *req = json_object_new_object(), *o;
-	json_object_object_add(req, "config", json_object_new_string(sim_toml));
+	json_object_object_add(req, "config", json_object_new_string(toml));
 	json_object_object_add(req, "filename", json_object_new_string("sim.toml"));
 	int st = call("POST", "/api/v1/pools", json_object_to_json_string(req), &o);
 	ck_assert_msg(st == 201 || st == 200, "%d %s", st, json_object_to_json_string(o));
 	json_object_put(o);
 	json_object_put(req);
 }
+
+static void up(void)
+{
+	up_config(sim_toml);
+}
+
+/* A pool counts nodes, as model.toml does: workers spanning 2 nodes, jobs
+ * of 2 nodes, max_nodes 4 make 2 jobs, not 4. */
+START_TEST(test_multinode_pool)
+{
+	client = NULL;
+	start("none");
+	up_config("[model]\npath = \"elastic/big\"\nname = \"big\"\n"
+		  "[engine]\nkind = \"sim\"\nstartup_timeout = \"1h\"\n"
+		  "[parallel]\ntp = 16\nnodes_per_worker = 2\n"
+		  "[slurm]\ngpus_per_node = 8\n[scale]\nmax_nodes = 4\n");
+	ck_assert_int_eq(wait_lines("sbatch.log", 2, 3000), 2);
+	usleep(500 * 1000);
+	ck_assert_int_eq(lines("sbatch.log"), 2);
+	char p[512], line[4096];
+	snprintf(p, sizeof p, "%s/sbatch.log", dir);
+	FILE *fp = fopen(p, "r");
+	ck_assert_ptr_nonnull(fp);
+	while (fgets(line, sizeof line, fp))
+		ck_assert_msg(strstr(line, "--nodes=2 "), "%s", line);
+	fclose(fp);
+	struct json_object *o;
+	ck_assert_int_eq(call("POST", "/api/v1/pools/big/scale", "{\"target\":3}", &o), 400);
+	ck_assert_ptr_nonnull(strstr(jpath(o, "error", "message"),
+				     "target 3 is not a multiple of 2, the nodes of one job of pool 'big'"));
+	json_object_put(o);
+	ck_assert_int_eq(call("POST", "/api/v1/pools/big/scale", "{\"target\":2}", &o), 200);
+	json_object_put(o);
+	stop();
+}
+END_TEST
 
 START_TEST(test_acquirer_io)
 {
@@ -806,6 +842,7 @@ Suite *suite_registry(void)
 	tcase_add_test(tc, test_agent_api);
 	tcase_add_test(tc, test_token_auth);
 	tcase_add_test(tc, test_acquirer_io);
+	tcase_add_test(tc, test_multinode_pool);
 	tcase_add_test(tc, test_corrupt_state_and_refine);
 	tcase_add_test(tc, test_auth_policy);
 	tcase_add_test(tc, test_worker_host);

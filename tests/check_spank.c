@@ -33,6 +33,7 @@
 #include "es_reap.h"
 #include "es_reason.h"
 #include "es_remote.h"
+#include "es_request.h"
 #include "es_submit.h"
 #include "fake_spank_api.h"
 #include "httpd.h"
@@ -226,9 +227,6 @@ START_TEST(test_submit_bad_file)
 	ck_assert_int_eq(es_option_cb(0, "", 0), -1);
 	sp_log_has("needs a model.toml file");
 	fake_spank_reset();
-	char *mn = sp_file("mn.toml", "[model]\npath = \"x\"\n[parallel]\ntp = 16\nnodes_per_worker = 2\n");
-	ck_assert_int_eq(es_option_cb(0, mn, 0), -1);
-	sp_log_has("several nodes are not supported");
 	/* Too large to carry: model.toml itself is limited to 64 KiB. */
 	fake_spank_reset();
 	struct buf big = BUF_INIT;
@@ -423,6 +421,244 @@ START_TEST(test_plan)
 	ck_assert_str_eq(id, "1234_7");
 	es_job_id_str(1235, 0, 0xfffffffeu, id, sizeof id);
 	ck_assert_str_eq(id, "1235");
+	buf_free(&cfg);
+	buf_free(&errs);
+	sp_teardown();
+}
+END_TEST
+
+/* ---------------------------------------------------------------- multi-node request */
+
+/* Parses an sbatch command line (words separated by |) with ENV. */
+static void sp_req(const char *cmd, char **env, struct es_request *r)
+{
+	char buf[2048], *argv[64];
+	int argc = 0;
+	snprintf(buf, sizeof buf, "%s", cmd);
+	for (char *p = buf, *bar; p && argc < 63; p = bar ? bar + 1 : NULL) {
+		bar = strchr(p, '|');
+		if (bar)
+			*bar = '\0';
+		argv[argc++] = p;
+	}
+	argv[argc] = NULL;
+	es_request_parse(argc, argv, env, r);
+}
+
+START_TEST(test_request)
+{
+	sp_setup();
+	char *noenv[] = {NULL};
+	struct es_request r;
+	char cwd[512];
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+	ck_assert_int_eq(chdir(sp_dir), 0);
+	sp_file("job.sh", "#!/bin/sh\n# a comment\n\n#SBATCH -N 4\n#SBATCH --gres=gpu:a100:8 # eight\n"
+			  "#SBATCH --job-name \"a b\"\nsrun hostname\n#SBATCH -N 6\n");
+	sp_file("plain.sh", "#!/bin/sh\nexec true\n");
+	sp_file("pbs.sh", "#!/bin/sh\n#PBS -l nodes=2\nexec true\n");
+
+	/* The command line, in every spelling. */
+	sp_req("sbatch|-N|2|--gres=gpu:4|plain.sh|-N|3", noenv, &r);
+	ck_assert_int_eq(r.nodes, 2); /* words after the script are the script's */
+	ck_assert_int_eq(r.gpus_per_node, 4);
+	ck_assert_str_eq(r.nodes_src, "--nodes=2");
+	sp_req("sbatch|-vN2|--gres|gpu:tesla:4,shard:2|--elastic-serve|m.toml|plain.sh", noenv, &r);
+	ck_assert_int_eq(r.nodes, 2);
+	ck_assert_int_eq(r.gpus_per_node, 4);
+	sp_req("sbatch|--nodes=2-2|--gpus-per-node=a100:4|--exclusive=user|--wrap=x", noenv, &r);
+	ck_assert_int_eq(r.nodes, 2);
+	ck_assert_int_eq(r.gpus_per_node, 4);
+	sp_req("sbatch|--gres=gpu|plain.sh", noenv, &r);
+	ck_assert_int_eq(r.nodes, 1); /* the default */
+	ck_assert_int_eq(r.gpus_per_node, 1);
+	sp_req("sbatch|-p|low|plain.sh", noenv, &r);
+	ck_assert_int_eq(r.gpus_per_node, 0);
+
+	/* The script's #SBATCH lines, up to the first command; then the
+	 * environment; the command line wins. */
+	sp_req("sbatch|job.sh", noenv, &r);
+	ck_assert_int_eq(r.nodes, 4);
+	ck_assert_int_eq(r.gpus_per_node, 8);
+	ck_assert_str_eq(r.nodes_src, "line 4 of the script: --nodes=4");
+	char *env1[] = {"SBATCH_GRES=gpu:2", NULL};
+	sp_req("sbatch|job.sh", env1, &r);
+	ck_assert_int_eq(r.gpus_per_node, 2);
+	ck_assert_str_eq(r.gpus_src, "SBATCH_GRES=gpu:2");
+	sp_req("sbatch|--gres=gpu:1|-N|8|job.sh", env1, &r);
+	ck_assert_int_eq(r.nodes, 8);
+	ck_assert_int_eq(r.gpus_per_node, 1);
+
+	/* Unknowable here: left to the batch step. */
+	sp_req("sbatch|-N|2-4|--gres=gpu:4|plain.sh", noenv, &r);
+	ck_assert_int_eq(r.nodes, -1);
+	ck_assert_msg(strstr(r.nodes_why, "not one number"), "%s", r.nodes_why);
+	ck_assert_int_eq(r.gpus_per_node, 4);
+	sp_req("sbatch|-n|16|--gres=gpu:4|plain.sh", noenv, &r);
+	ck_assert_int_eq(r.nodes, -1);
+	sp_req("sbatch|-N|2|-G|8|plain.sh", noenv, &r);
+	ck_assert_int_eq(r.gpus_per_node, -1);
+	sp_req("sbatch|-N|2|--exclusive|plain.sh", noenv, &r);
+	ck_assert_int_eq(r.gpus_per_node, -1);
+	char *env2[] = {"SBATCH_EXCLUSIVE=exclusive", NULL};
+	sp_req("sbatch|-N|2|--gres=gpu:4|plain.sh", env2, &r);
+	ck_assert_int_eq(r.gpus_per_node, -1);
+	sp_req("sbatch|-N|2|--gres=gpu:4|--gpus-per-node=4|plain.sh", noenv, &r);
+	ck_assert_int_eq(r.gpus_per_node, -1);
+	sp_req("sbatch|--container-image|x|-N|2|plain.sh", noenv, &r); /* another plugin's */
+	ck_assert_int_eq(r.nodes, -1);
+	ck_assert_msg(strstr(r.nodes_why, "--container-image"), "%s", r.nodes_why);
+	sp_req("sbatch|--container-image=x|-N|2|--gres=gpu:4|plain.sh", noenv, &r);
+	ck_assert_int_eq(r.nodes, 2); /* with its value attached it is harmless */
+	sp_req("sbatch|--gres=gpu:4", noenv, &r); /* the script on stdin */
+	ck_assert_int_eq(r.nodes, -1);
+	ck_assert_int_eq(r.gpus_per_node, 4);
+	sp_req("sbatch|-N|2|--gres=gpu:4|pbs.sh", noenv, &r);
+	ck_assert_int_eq(r.nodes, -1);
+	sp_req("sbatch|missing.sh", noenv, &r);
+	ck_assert_int_eq(r.nodes, -1);
+
+	/* The rules: K divides the nodes, tp = K x GPUs per node. */
+	struct buf errs = BUF_INIT;
+	sp_req("sbatch|-N|4|--gres=gpu:8|plain.sh", noenv, &r);
+	ck_assert_int_eq(es_request_check(&r, 2, 16, "m.toml", &errs), 0);
+	ck_assert_int_eq(es_request_check(&r, 1, 2, "m.toml", &errs), 0);
+	sp_req("sbatch|-N|3|--gres=gpu:8|plain.sh", noenv, &r);
+	ck_assert_int_eq(es_request_check(&r, 2, 16, "m.toml", &errs), -1);
+	ck_assert_msg(strstr(errs.data, "m.toml: parallel.nodes_per_worker = 2: the job's nodes must be a multiple of 2, and it asks for 3 (--nodes=3): submit it with --nodes=2\n"),
+		      "%s", errs.data);
+	buf_reset(&errs);
+	sp_req("sbatch|-N|4|--gres=gpu:4|plain.sh", noenv, &r);
+	ck_assert_int_eq(es_request_check(&r, 2, 16, "m.toml", &errs), -1);
+	ck_assert_msg(strstr(errs.data, "uses 8 GPU(s) on each node, and the job asks for 4 per node (--gres=gpu:4): submit it with --gres=gpu:8, or set parallel.tp = 8"),
+		      "%s", errs.data);
+	buf_reset(&errs);
+	sp_req("sbatch|-N|1|plain.sh", noenv, &r);
+	ck_assert_int_eq(es_request_check(&r, 2, 16, "m.toml", &errs), -1);
+	ck_assert_msg(strstr(errs.data, "multiple of 2"), "%s", errs.data);
+	ck_assert_msg(strstr(errs.data, "asks for none (no --gres or --gpus-per-node): submit it with --gres=gpu:8"), "%s", errs.data);
+	buf_reset(&errs);
+	sp_req("sbatch|-N|2-4|--exclusive|plain.sh", noenv, &r);
+	ck_assert_int_eq(es_request_check(&r, 2, 16, "m.toml", &errs), 0); /* the batch step's */
+	buf_free(&errs);
+	ck_assert_int_eq(chdir(cwd), 0);
+	sp_teardown();
+}
+END_TEST
+
+/* The option callback checks the request of a multi-node model. */
+START_TEST(test_submit_multinode)
+{
+	sp_setup();
+	ck_assert_int_eq(es_plugin_init(FAKE_SP, 0, NULL), 0);
+	char *mn = sp_file("mn.toml", "[model]\npath = \"x\"\n[parallel]\ntp = 16\nnodes_per_worker = 2\n");
+	char *job = sp_file("job.sh", "#!/bin/sh\n#SBATCH --gres=gpu:8\nexec true\n");
+	char cmd[1024];
+	int n = snprintf(cmd, sizeof cmd, "sbatch%c-N%c3%c--elastic-serve=%s%c%s%c", 0, 0, 0, mn, 0, job, 0);
+	char *cl = sp_file("cmdline", "");
+	FILE *fp = fopen(cl, "w");
+	fwrite(cmd, 1, (size_t)n, fp);
+	fclose(fp);
+	es_plugin_set_cmdline(cl);
+	ck_assert_int_eq(es_option_cb(0, mn, 0), -1);
+	char want[600];
+	snprintf(want, sizeof want, "error: elastic_serve: %s: parallel.nodes_per_worker = 2: the job's nodes must be a multiple of 2, and it asks for 3 (--nodes=3)", mn);
+	sp_log_has(want);
+	ck_assert_int_eq(es_plugin_init_post_opt(FAKE_SP, 0, NULL), 0);
+	ck_assert_ptr_null(fake_spank.ctl); /* nothing carried: no job */
+
+	fake_spank_reset();
+	n = snprintf(cmd, sizeof cmd, "sbatch%c-N%c4%c--elastic-serve=%s%c%s%c", 0, 0, 0, mn, 0, job, 0);
+	fp = fopen(cl, "w");
+	fwrite(cmd, 1, (size_t)n, fp);
+	fclose(fp);
+	ck_assert_int_eq(es_option_cb(0, mn, 0), 0);
+	ck_assert_int_eq(es_plugin_init_post_opt(FAKE_SP, 0, NULL), 0);
+	ck_assert_ptr_nonnull(fake_env_get(fake_spank.ctl, ES_CARRY_CONFIG));
+	es_plugin_set_cmdline(NULL);
+	sp_teardown();
+}
+END_TEST
+
+static const char sp_mn[] = "[model]\npath = \"sim/big\"\nname = \"big\"\n[engine]\nkind = \"sim\"\n"
+			    "[parallel]\ntp = 8\nnodes_per_worker = 2\n[slurm]\ngpus_per_node = 4\nnodes = 2\n";
+
+START_TEST(test_plan_multinode)
+{
+	sp_setup();
+	struct es_opts o;
+	char err[512], a0[64], a1[128], *av[] = {a0, a1};
+	int base = sp_base();
+	snprintf(a0, sizeof a0, "port_base=%d", base);
+	snprintf(a1, sizeof a1, "run_dir=%s/run", sp_dir);
+	ck_assert_int_eq(es_opts_parse(&o, 2, av, err, sizeof err), 0);
+	struct model_config *m;
+	struct buf cfg = BUF_INIT, errs = BUF_INIT;
+	ck_assert_int_eq(model_parse(sp_mn, strlen(sp_mn), "m", &m, &errs), 0);
+	model_dump(m, &cfg);
+	model_free(m);
+	struct es_plan p, q;
+
+	/* The batch step: the hub, after the checks the submit side could not make. */
+	struct es_plan_in hub = {.config = cfg.data, .cuda = "0,1,2,3", .job_gpus = "0,1,2,3",
+				 .host = "n1", .nnodes = 4};
+	ck_assert_msg(es_plan_make(&hub, &o, &p, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(p.kind, ES_PLAN_HUB);
+	ck_assert_uint_eq(p.nslices, 0);
+	ck_assert_str_eq(p.urls.data, "");
+	struct es_agent_args aa = {.agent = "/a/elastic-agent", .config_env = "CFG", .auth = "munge",
+				   .job_id = "9", .node = "n1", .log_dir = "/l", .status = "/l/s"};
+	char **argv = es_agent_argv(&p, &aa);
+	bool hub_flag = false;
+	for (char **a = argv; *a; a++) {
+		ck_assert_str_ne(*a, "--slice");
+		hub_flag |= !strcmp(*a, "--hub");
+	}
+	ck_assert(hub_flag);
+	es_argv_free(argv);
+	es_plan_free(&p);
+	hub.nnodes = 3;
+	ck_assert_int_eq(es_plan_make(&hub, &o, &p, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "the job has 3 node(s), but parallel.nodes_per_worker = 2 needs a multiple of 2: submit it with --nodes=2"), "%s", err);
+	hub.nnodes = 2;
+	hub.cuda = "0,1,2,3,4,5,6,7";
+	ck_assert_int_eq(es_plan_make(&hub, &o, &p, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "this node has 8 GPU(s) for the job (CUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7), but parallel.tp = 8 over nodes_per_worker = 2 needs 4 on each node"), "%s", err);
+	hub.cuda = "";
+	ck_assert_int_eq(es_plan_make(&hub, &o, &p, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "no GPUs"), "%s", err);
+
+	/* The node agents' step: one rank on every GPU of the node, its port
+	 * and a rendezvous port, both reserved host-wide. */
+	struct es_plan_in rk = {.config = cfg.data, .cuda = "0,1,2,3", .job_gpus = "4,5,6,7",
+				.host = "n2", .ranks_step = 1};
+	ck_assert_msg(es_plan_make(&rk, &o, &p, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(p.kind, ES_PLAN_RANK);
+	ck_assert_uint_eq(p.nslices, 1);
+	ck_assert_str_eq(p.gpus.slices[0].csv, "0,1,2,3");
+	ck_assert_int_eq(p.ports[0].port, base + 4);
+	ck_assert_int_eq(p.master.port, base + ES_MASTER_OFFSET + 4);
+	/* Another node of this host with the same GPU ids: one span up. */
+	ck_assert_msg(es_plan_make(&rk, &o, &q, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(q.ports[0].port, base + ES_PORT_SPAN + 4);
+	ck_assert_int_eq(q.master.port, base + ES_MASTER_OFFSET + ES_PORT_SPAN + 4);
+	es_plan_free(&q);
+	es_plan_free(&p);
+	/* Released with the plan. */
+	ck_assert_int_eq(es_plan_make(&rk, &o, &p, err, sizeof err), 0);
+	ck_assert_int_eq(p.master.port, base + ES_MASTER_OFFSET + 4);
+	es_plan_free(&p);
+	rk.cuda = "0,1";
+	ck_assert_int_eq(es_plan_make(&rk, &o, &p, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "this node has 2 GPU(s)"), "%s", err);
+	/* A one-node model has no node agents' step. */
+	struct buf one = BUF_INIT;
+	ck_assert_int_eq(model_parse(sp_good, strlen(sp_good), "m", &m, &errs), 0);
+	model_dump(m, &one);
+	model_free(m);
+	struct es_plan_in bad = {.config = one.data, .cuda = "0,1", .host = "n2", .ranks_step = 1};
+	ck_assert_int_eq(es_plan_make(&bad, &o, &p, err, sizeof err), -1);
+	buf_free(&one);
 	buf_free(&cfg);
 	buf_free(&errs);
 	sp_teardown();
@@ -815,6 +1051,139 @@ START_TEST(test_batch_step)
 }
 END_TEST
 
+/* Sets up a multi-node model's remote side (2 nodes of a gpu:4 job). */
+static void sp_remote_env_mn(void)
+{
+	struct model_config *m;
+	struct buf errs = BUF_INIT, cfg = BUF_INIT;
+	ck_assert_int_eq(model_parse(sp_mn, strlen(sp_mn), "m", &m, &errs), 0);
+	model_dump(m, &cfg);
+	model_free(m);
+	buf_free(&errs);
+	fake_spank.ctx = ES_CTX_REMOTE;
+	fake_spank.job = 78;
+	fake_env_set(&fake_spank.env, "SLURM_SPANK_" ES_CARRY_CONFIG, cfg.data);
+	fake_env_set(&fake_spank.env, "SLURM_SPANK_" ES_CARRY_REGISTRY, "http://127.0.0.1:1");
+	fake_env_set(&fake_spank.env, "CUDA_VISIBLE_DEVICES", "4,5,6,7");
+	fake_env_set(&fake_spank.env, "SLURM_JOB_GPUS", "0,1,2,3"); /* the batch node's */
+	fake_env_set(&fake_spank.env, "SLURM_STEP_GPUS", "4,5,6,7");
+	fake_env_set(&fake_spank.env, "SLURM_JOB_NUM_NODES", "2");
+	fake_env_set(&fake_spank.env, "SLURMD_NODENAME", "n8");
+	fake_env_set(&fake_spank.env, "SLURM_SUBMIT_DIR", sp_dir);
+	buf_free(&cfg);
+}
+
+START_TEST(test_steps_multinode)
+{
+	sp_setup();
+	int base = sp_base();
+	char a0[64], a1[128], a2[600], out[256], self[512];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	self[n] = '\0';
+	snprintf(a0, sizeof a0, "port_base=%d", base);
+	snprintf(a1, sizeof a1, "run_dir=%s/run", sp_dir);
+	snprintf(a2, sizeof a2, "agent=%s", self);
+	char *av[] = {a0, a1, a2, "notify_timeout=300"};
+	unsetenv("SLURMD_NODENAME");
+
+	/* The batch step starts the agent as the hub: no slice, no port. */
+	fake_spank.ctx = ES_CTX_REMOTE;
+	ck_assert_int_eq(es_plugin_init(FAKE_SP, 4, av), 0);
+	sp_remote_env_mn();
+	snprintf(out, sizeof out, "%s/agent.out", sp_dir);
+	fake_env_set(&fake_spank.env, "ES_FAKE_AGENT_OUT", out);
+	ck_assert_int_eq(es_plugin_init_post_opt(FAKE_SP, 0, NULL), 0);
+	ck_assert_int_eq(es_plugin_task_init(FAKE_SP, 0, NULL), 0);
+	int pid = es_plugin_agent_pid(), st;
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	char *got = sp_read(out);
+	ck_assert_msg(strstr(got, "argv --hub\n") && !strstr(got, "argv --slice"), "%s", got);
+	free(got);
+	ck_assert_str_eq(fake_env_get(fake_spank.env, "ELASTIC_SERVE_URLS"), "");
+	ck_assert_int_eq(es_plugin_task_exit(FAKE_SP, 0, NULL), 0);
+	ck_assert_int_eq(es_plugin_exit(FAKE_SP, 0, NULL), 0);
+	sp_log_has("job 78 on n8 ended:");
+	es_plugin_reset();
+	fake_spank_reset();
+
+	/* A node count that K does not divide, seen only now: the task fails
+	 * before anything starts. */
+	fake_spank.ctx = ES_CTX_REMOTE;
+	ck_assert_int_eq(es_plugin_init(FAKE_SP, 4, av), 0);
+	sp_remote_env_mn();
+	fake_env_set(&fake_spank.env, "SLURM_JOB_NUM_NODES", "3");
+	ck_assert_int_eq(es_plugin_init_post_opt(FAKE_SP, 0, NULL), 0);
+	ck_assert_int_eq(es_plugin_task_init(FAKE_SP, 0, NULL), -1);
+	sp_log_has("error: elastic_serve: the job has 3 node(s), but parallel.nodes_per_worker = 2 needs a multiple of 2");
+	ck_assert_int_eq(es_plugin_agent_pid(), 0);
+	ck_assert_int_eq(es_plugin_exit(FAKE_SP, 0, NULL), 0);
+	es_plugin_reset();
+	fake_spank_reset();
+
+	/* A user's own srun in the job: left alone. */
+	fake_spank.ctx = ES_CTX_REMOTE;
+	ck_assert_int_eq(es_plugin_init(FAKE_SP, 4, av), 0);
+	sp_remote_env_mn();
+	fake_spank.step = 0;
+	ck_assert_int_eq(es_plugin_init_post_opt(FAKE_SP, 0, NULL), 0);
+	ck_assert_int_eq(es_plugin_task_init(FAKE_SP, 0, NULL), 0);
+	ck_assert_ptr_null(fake_env_get(fake_spank.env, "ELASTIC_SERVE_SLICE"));
+	ck_assert_int_eq(es_plugin_exit(FAKE_SP, 0, NULL), 0);
+	ck_assert_ptr_null(fake_spank.log.data);
+	es_plugin_reset();
+	fake_spank_reset();
+
+	/* The node agents' step: this node's slice (SLURM_STEP_GPUS for the
+	 * port, not the batch node's SLURM_JOB_GPUS) and rendezvous port, a
+	 * run token of its own; nothing started; no notice at its end. */
+	fake_spank.ctx = ES_CTX_REMOTE;
+	ck_assert_int_eq(es_plugin_init(FAKE_SP, 4, av), 0);
+	sp_remote_env_mn();
+	fake_spank.step = 0;
+	fake_env_set(&fake_spank.env, "ELASTIC_SERVE_RANKS", "1");
+	fake_env_set(&fake_spank.env, ES_RUN_VAR, "batchtoken");
+	ck_assert_int_eq(es_plugin_init_post_opt(FAKE_SP, 0, NULL), 0);
+	/* The ports are held while the step runs. */
+	struct es_port_lock l;
+	char err[256], want[64];
+	ck_assert_int_eq(es_port_pick(a1 + strlen("run_dir="), base, 4, 0, &l, err, sizeof err), 0);
+	ck_assert_int_eq(l.port, base + ES_PORT_SPAN + 4);
+	es_port_release(&l);
+	ck_assert_int_eq(es_plugin_task_init(FAKE_SP, 0, NULL), 0);
+	ck_assert_int_eq(es_plugin_agent_pid(), 0);
+	snprintf(want, sizeof want, "4,5,6,7@%d", base + 4);
+	ck_assert_str_eq(fake_env_get(fake_spank.env, "ELASTIC_SERVE_SLICE"), want);
+	snprintf(want, sizeof want, "%d", base + ES_MASTER_OFFSET + 4);
+	ck_assert_str_eq(fake_env_get(fake_spank.env, "ELASTIC_SERVE_MASTER_PORT"), want);
+	const char *tok = fake_env_get(fake_spank.env, ES_RUN_VAR);
+	ck_assert(tok && strlen(tok) == 32 && strcmp(tok, "batchtoken") != 0);
+	ck_assert_int_eq(es_plugin_task_exit(FAKE_SP, 0, NULL), 0);
+	ck_assert_int_eq(es_plugin_exit(FAKE_SP, 0, NULL), 0);
+	const char *log = fake_spank.log.data ? fake_spank.log.data : "";
+	ck_assert_msg(!strstr(log, "ended"), "%s", log);
+	ck_assert_int_eq(es_port_pick(a1 + strlen("run_dir="), base, 4, 0, &l, err, sizeof err), 0);
+	ck_assert_int_eq(l.port, base + 4); /* released */
+	es_port_release(&l);
+	es_plugin_reset();
+	fake_spank_reset();
+
+	/* That step on a node with the wrong number of GPUs: its task fails. */
+	fake_spank.ctx = ES_CTX_REMOTE;
+	ck_assert_int_eq(es_plugin_init(FAKE_SP, 4, av), 0);
+	sp_remote_env_mn();
+	fake_spank.step = 0;
+	fake_env_set(&fake_spank.env, "ELASTIC_SERVE_RANKS", "1");
+	fake_env_set(&fake_spank.env, "CUDA_VISIBLE_DEVICES", "4,5");
+	fake_env_set(&fake_spank.env, "SLURM_STEP_GPUS", "4,5");
+	ck_assert_int_eq(es_plugin_init_post_opt(FAKE_SP, 0, NULL), 0);
+	ck_assert_int_eq(es_plugin_task_init(FAKE_SP, 0, NULL), -1);
+	sp_log_has("error: elastic_serve: this node has 2 GPU(s) for the job");
+	ck_assert_int_eq(es_plugin_exit(FAKE_SP, 0, NULL), 0);
+	sp_teardown();
+}
+END_TEST
+
 START_TEST(test_batch_step_errors)
 {
 	/* Not an elastic-serve job: nothing at all. */
@@ -887,12 +1256,16 @@ Suite *suite_spank(void)
 	tcase_add_test(tc, test_submit_salloc_srun);
 	tcase_add_test(tc, test_ports);
 	tcase_add_test(tc, test_plan);
+	tcase_add_test(tc, test_request);
+	tcase_add_test(tc, test_submit_multinode);
+	tcase_add_test(tc, test_plan_multinode);
 	tcase_add_test(tc, test_reason);
 	tcase_add_test(tc, test_exec_capture);
 	tcase_add_test(tc, test_reap);
 	tcase_add_test(tc, test_notify);
 	tcase_add_test(tc, test_batch_step);
 	tcase_add_test(tc, test_batch_step_errors);
+	tcase_add_test(tc, test_steps_multinode);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,6 +9,8 @@
 #                               agent=this checkout's elastic-agent, and ARGs
 #   write_model NAME TP [LINE...]   $ES_TEST_DIR/NAME.toml for elastic-sim with
 #                               tp = TP; LINEs go into [engine]
+#   write_model_mn NAME K GPUS [LINE...]   the same for workers spanning K nodes
+#                               of GPUS GPUs each (tp = K x GPUS)
 #   serve_script                $ES_TEST_DIR/serve.sh: prints its variables and
 #                               "ready=URLS" (elastic-agent --wait-ready), then
 #                               `exec elastic-agent --wait`
@@ -18,6 +20,10 @@
 #   events                      the registry's events, "TIME TEXT" lines
 #   status_field JOB FIELD...   from the agent's status file of JOB on its node
 #   log_epoch FILE PATTERN      Unix time (s.ms) of the first log line matching PATTERN
+#   job_nodes JOB               the job's nodes, one per line, in SLURM's order
+#   worker_field ID FIELD       a field of the registry's worker ID (lists: comma-separated)
+#   rank_field JOB NODE RANK FIELD...   from the status file of the node agent of
+#                               NODE (rank RANK) of a multi-node job
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -51,6 +57,19 @@ write_model() {
 		printf '[engine]\nkind = "sim"\nargs = ["--time-scale", "0"]\nstartup_timeout = "60s"\ndrain_timeout = "3s"\n'
 		printf '%s\n' "$@"
 		printf '[parallel]\ntp = %s\n' "$tp"
+	} >"$f"
+	chown "$ES_CLUSTER_USER" "$f"
+}
+
+write_model_mn() {
+	local name=$1 k=$2 gpus=$3 f=$ES_TEST_DIR/$1.toml
+	shift 3
+	{
+		printf '[model]\npath = "sim/%s"\nname = "%s"\n' "$name" "$name"
+		printf '[engine]\nkind = "sim"\nargs = ["--time-scale", "0"]\nstartup_timeout = "60s"\ndrain_timeout = "3s"\n'
+		printf '%s\n' "$@"
+		printf '[parallel]\ntp = %s\nnodes_per_worker = %s\n' "$((k * gpus))" "$k"
+		printf '[slurm]\ngpus_per_node = %s\nnodes = %s\n' "$gpus" "$k"
 	} >"$f"
 	chown "$ES_CLUSTER_USER" "$f"
 }
@@ -120,4 +139,34 @@ for line in open(sys.argv[1], errors="replace"):
         print("%.3f" % d.timestamp())
         break
 ' "$1" "$2"
+}
+
+job_nodes() {
+	scontrol show hostnames "$(job_field "$1" NodeList)"
+}
+
+worker_field() {
+	workers_json | python3 -c '
+import json, sys
+for w in json.load(sys.stdin)["workers"]:
+    if w["id"] == sys.argv[1]:
+        v = w.get(sys.argv[2], "")
+        print(",".join(v) if isinstance(v, list) else v)
+' "$@"
+}
+
+rank_field() {
+	local job=$1 node=$2 rank=$3 f
+	shift 3
+	f=$ES_TEST_DIR/elastic-serve-$job/$node.rank$rank.status
+	[ -f "$f" ] || return 1
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for path in sys.argv[2:]:
+    v = d
+    for k in path.split("."):
+        v = v[int(k)] if isinstance(v, list) else v[k]
+    print(v)
+' "$f" "$@"
 }
