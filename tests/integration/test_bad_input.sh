@@ -90,10 +90,18 @@ printf '{"model": ["m"], "messages": []}' >arraymodel.json
 [ "$(answer arraymodel.json)" = "400 model BadRequestError" ] || die "model [m]: $(answer arraymodel.json)"
 printf '{"model": "m\xff", "messages": []}' >utf8.json
 [ "$(answer utf8.json | cut -d' ' -f1)" = 400 ] || die "model not UTF-8: $(answer utf8.json)"
+# A model name too long to be one, cut in the middle of a character, or with
+# a NUL: a 404 whose message is still UTF-8 and holds nothing of the body
+# after the name.
+python3 -c 'import json, sys; sys.stdout.write(json.dumps({"model": "\u00e9" * 150, "prompt": "secret"}, ensure_ascii=False))' >longmodel.json
+[ "$(answer longmodel.json)" = "404 model NotFoundError" ] || die "a 300-byte model: $(answer longmodel.json)"
+printf '{"model": "m\\u0000", "prompt": "secret prompt"}' >nulmodel.json
+[ "$(answer nulmodel.json)" = "404 model NotFoundError" ] || die "model with NUL: $(answer nulmodel.json)"
+grep -q secret reply.json && die "the error message holds the body: $(cat reply.json)"
 python3 -c 'import sys; sys.stdout.write("{\"model\": \"m\", \"prompt\": \"" + "x" * (2 << 20) + "\"}")' >big.json
 [ "$(answer big.json | cut -d' ' -f1)" = 413 ] || die "2 MiB body: $(answer big.json)"
 grep -q '"code":413' reply.json || die "413 body: $(cat reply.json)"
-log "ok: bad JSON, no model, model 7, model [\"m\"], model not UTF-8: 400; 2 MiB: 413"
+log "ok: bad JSON, no model, model 7, model [\"m\"], model not UTF-8: 400; overlong model, model with NUL: 404; 2 MiB: 413"
 
 # Raw HTTP: invalid chunked coding, slowloris heads, idle connections.
 python3 - "$REG_PORT" <<'EOF' || die "raw HTTP checks failed"
