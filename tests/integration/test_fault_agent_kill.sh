@@ -34,7 +34,7 @@ sleep 3
 log "killing the agent (pid $agent) of job $victim with SIGKILL"
 t0=$EPOCHREALTIME
 kill -9 "$agent"
-no_victim_ready() { ! ctl ls | awk -v j="$victim" '$4 == j && $6 == "ready"' | grep -q .; }
+no_victim_ready() { ctl ls | awk -v j="$victim" '$4 == j && $6 == "ready" { f = 1 } END { exit f }'; }
 wait_for 10 "job $victim's workers out of routing" no_victim_ready
 log "job $victim's workers out of routing $(since "$t0") s after the kill"
 wait_job_state "$victim" "COMPLETED|FAILED|CANCELLED|UNKNOWN" 30

@@ -37,7 +37,6 @@ wait_ready 8 90
 jobs=$(our_jobs)
 wait_for 5 "the state on disk" test -s "$state"
 [ "$(target_on_disk)" = 2 ] || die "target on disk: $(target_on_disk)"
-cp "$state" "$ES_TEST_DIR/state.before"
 
 load_start a -c 8 --stream 0.5 --max-tokens 24
 sleep 2
@@ -47,13 +46,14 @@ err0=$(writes error)
 ctl scale "$FAULT_MODEL" 1 >/dev/null || die "scale while the disk is full"
 failing() { [ "$(writes error)" -gt "$err0" ]; }
 wait_for 5 "a failed save" failing
+cp "$state" "$ES_TEST_DIR/state.before" # the last one written before the disk filled
 sleep 3 # retries every second, all failing
 log "saves failed: $(($(writes error) - err0)), the registry still answers"
 cmp -s "$state" "$ES_TEST_DIR/state.before" || die "the state file changed while the disk is full"
 [ "$(target_on_disk)" = 2 ] || die "the previous state does not survive"
 [ -z "$(find "$REG_DIR" -name '.*tmp*')" ] || die "temporary files left: $(find "$REG_DIR" -name '.*tmp*')"
-jctl '"\n".join(e["text"] for e in j["events"])' status | grep -q "cannot save the state" ||
-	die "no event about the failed save"
+events=$(jctl '"\n".join(e["text"] for e in j["events"])' status)
+grep -q "cannot save the state" <<<"$events" || die "no event about the failed save"
 wait_ready 4 60 # the scale-down went on from memory
 
 rm -f "$fs/filler"

@@ -62,14 +62,14 @@ log "node $node gone: SIGKILL to slurmd $slurmd and job $victim's processes $pid
 t0=$EPOCHREALTIME
 # shellcheck disable=SC2086 # one pid a word
 kill -9 "$slurmd" $pids 2>/dev/null || true
-no_victim_ready() { ! ctl ls | awk -v j="$victim" '$4 == j && $6 == "ready"' | grep -q .; }
+no_victim_ready() { ctl ls | awk -v j="$victim" '$4 == j && $6 == "ready" { f = 1 } END { exit f }'; }
 wait_for 10 "job $victim's workers evicted" no_victim_ready
 dt=$(since "$t0")
 log "job $victim's workers evicted $dt s after the node went"
 awk -v d="$dt" 'BEGIN { exit !(d >= 2.0 && d <= 6.0) }' ||
 	die "evicted after $dt s: not by the 3 s heartbeat timeout"
-grep -q "worker $victim\.$node\.0 evicted: no heartbeat" "$REG_LOG" ||
-	jctl 'j["events"]' status | grep -q "evicted: no heartbeat" || die "no eviction event"
+events=$(jctl '"\n".join(e["text"] for e in j["events"])' status)
+grep -q "worker $victim\.$node\.[0-3] evicted: no heartbeat" <<<"$events" || die "no eviction event: $events"
 sleep 3
 log "slurmd $node comes back"
 revive
