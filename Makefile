@@ -12,6 +12,11 @@
 #   make bench-proxy     the proxy's overhead against direct and nginx (part f of make bench)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages that are missing
+#   make check-leaks     the integration tests with the daemons (registry,
+#                        agent, sim) built with ASan, LeakSanitizer and UBSan
+#   make fuzz            every libFuzzer target for FUZZ_TIME s (60) each
+#   make fuzz-NAME       one of them (tests/fuzz/fuzz_NAME.c)
+#   make fuzz-ci         what CI runs: every target for 60 s, fresh corpora
 #
 # Run one suite: make check-unit CK_RUN_SUITE=toml (and CK_RUN_CASE=...).
 
@@ -88,6 +93,25 @@ UNIT_SRC := $(LIB_SRC) \
 	$(filter-out $(NOT_UNIT),$(foreach d,$(PROG_DIRS) spank,$(wildcard $(d)/*.c))) \
 	$(filter-out tests/toml-decoder.c,$(wildcard tests/*.c))
 UNIT_OBJ := $(UNIT_SRC:%.c=$(A)/%.o)
+
+# Fuzz targets (see "fuzzing" below).
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+	-Ilib -Iregistry -Iagent -Isim -Icli -Itests/fuzz $(DEFS) $(PKG_CFLAGS) $(CFLAGS)
+# Targets over code that is not in every checkout yet name the file they need.
+FUZZ_NEEDS_proxy := registry/proxy_json.c
+FUZZ_NEEDS_sse   := cli/bench_sse.c
+FUZZ_ALL  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(foreach t,$(FUZZ_ALL),$(if $(FUZZ_NEEDS_$(t)),$(if $(wildcard $(FUZZ_NEEDS_$(t))),$(t)),$(t)))
+FZ := build/fuzz
+FUZZ_LIB_SRC := $(LIB_SRC) $(filter-out $(NOT_UNIT),$(foreach d,$(PROG_DIRS),$(wildcard $(d)/*.c)))
+FUZZ_LIB := $(FZ)/libfuzzed.a
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FZ)/fuzz_%)
+FUZZ_RUN_FLAGS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+# The unit runner replays their committed inputs (tests/check_fuzz.c).
+UNIT_OBJ += $(patsubst %,$(A)/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS))
 SUITES   := $(patsubst tests/check_%.c,%,$(wildcard tests/check_*.c))
 RUNNER   := tests/check-runner
 
@@ -128,6 +152,12 @@ $(A)/tests:
 	@mkdir -p $@
 $(A)/tests/runner.o: $(A)/tests/suites.h
 $(A)/tests/runner.o: SAN_CFLAGS += -I$(A)/tests
+# The fuzz targets in the runner: each entry point under its own name.
+$(A)/tests/fuzz_targets.h: $(wildcard tests/fuzz/fuzz_*.c) Makefile | $(A)/tests
+	@printf 'FUZZ(%s)\n' $(FUZZ_TARGETS) > $@.tmp && mv $@.tmp $@
+$(A)/tests/check_fuzz.o: $(A)/tests/fuzz_targets.h
+$(A)/tests/check_fuzz.o: SAN_CFLAGS += -I$(A)/tests
+$(A)/tests/fuzz/fuzz_%.o: SAN_CFLAGS += -DLLVMFuzzerTestOneInput=$(patsubst fuzz_%,fuzz_one_%,$(notdir $(basename $@))) -Iregistry -Isim -Icli -Itests/fuzz
 
 $(RUNNER): $(UNIT_OBJ)
 	$(call msg,LINK,$@)$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm
@@ -164,6 +194,97 @@ check-toml: tests/toml-decoder
 	@if [ -z "$(TOML_TEST)" ]; then echo "check-toml: cannot find ../shared/toml-test/run" >&2; exit 1; fi
 	@out=$$($(TOML_TEST) tests/toml-decoder); rc=$$?; echo "$$out" | tail -n 20; \
 	 [ $$rc -eq 0 ] && echo "$$out" | tail -n 1 | grep -q ' 0 failed'
+
+# ---------------------------------------------------------------- sanitized daemons
+# The integration tests with elastic-registry, elastic-agent, elastic-sim
+# and elasticctl built with AddressSanitizer, LeakSanitizer and UBSan
+# (the objects of the unit runner, plus the main.c files) in build/san/,
+# laid out like the source tree so that the agent finds elastic-sim beside
+# it. The tests take their programs from ES_BIN (tests/integration/lib.sh)
+# and the plugin starts the agent named in plugstack.conf, which the tests
+# set from ES_AGENT. Every report goes to build/san-logs/ (a file per
+# process, tests/sanitize/options.c); any file there fails the run. A
+# daemon that exits cleanly is checked for leaks; one killed with SIGKILL
+# (the tests do that on purpose) is not. CK_RUN_CASE=NAME runs one test.
+SAN_BIN := build/san
+SAN_LOGS := build/san-logs
+SAN_PROGS := $(foreach d,sim agent registry cli,$(if $(wildcard $(d)/*.c),$(SAN_BIN)/$($(d)_BIN)))
+
+$(A)/tests/sanitize/options.o: SAN_CFLAGS += -DES_SAN_LOG_DIR='"$(abspath $(SAN_LOGS))"'
+
+define SAN_PROGRAM_RULE
+$(SAN_BIN)/$($(1)_BIN): $$(patsubst %.c,$(A)/%.o,$$(wildcard $(1)/*.c)) $(LIB_SRC:%.c=$(A)/%.o) $(A)/tests/sanitize/options.o
+	@mkdir -p $$(@D)
+	$$(call msg,LINK,$$@)$$(CC) $(SAN) -o $$@ $$^ $$(PKG_LIBS) -lm
+endef
+$(foreach d,sim agent registry cli,$(eval $(call SAN_PROGRAM_RULE,$(d))))
+
+# The registry finds its job script at ../etc/elastic-job.sh, as in the tree.
+$(SAN_BIN)/etc:
+	@mkdir -p $(SAN_BIN) && ln -sfn ../../etc $@
+
+.PHONY: san-daemons check-leaks
+san-daemons: $(SAN_PROGS) $(SAN_BIN)/etc
+
+check-leaks: all $(RUNNER) san-daemons
+	@scripts/cluster.sh up
+	@rm -rf $(SAN_LOGS) && install -d -m 1777 $(SAN_LOGS)
+	@echo "== integration tests, daemons from $(SAN_BIN) (ASan, LSan, UBSan)"
+	@rc=0; ES_BIN=$(abspath $(SAN_BIN)) CK_INCLUDE_TAGS=integration ./$(RUNNER) || rc=$$?; \
+	 reports=$$(find $(SAN_LOGS) -type f | sort); \
+	 for f in $$reports; do echo "---- $$f"; head -n 60 "$$f"; done; \
+	 if [ -n "$$reports" ]; then echo "check-leaks: $$(echo "$$reports" | wc -l) sanitizer report(s) in $(SAN_LOGS)"; exit 1; fi; \
+	 [ $$rc -eq 0 ] && echo "check-leaks: no sanitizer report" || exit $$rc
+
+# ---------------------------------------------------------------- fuzzing
+# libFuzzer targets tests/fuzz/fuzz_NAME.c, built with clang, libFuzzer,
+# ASan and UBSan over every source except the entry points and the plugin.
+# Seeds: tests/fuzz/corpus/NAME (committed); what a run learns goes to
+# build/fuzz/corpus/NAME, crashes to build/fuzz/crashes/NAME/. A crash's
+# minimized input belongs in tests/fuzz/regress/NAME/ with a unit test:
+# the unit runner replays both folders (tests/check_fuzz.c).
+$(FZ)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(call msg,CC-FUZZ,$<)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_SRC:%.c=$(FZ)/obj/%.o)
+	@rm -f $@
+	$(call msg,AR,$@)$(AR) rcs $@ $^
+
+$(FZ)/fuzz_%: $(FZ)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(call msg,LINK,$@)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
+
+.PHONY: fuzz fuzz-build fuzz-ci
+fuzz-build: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_TARGETS:%=$(FZ)/obj/tests/fuzz/fuzz_%.o)
+
+# Runs one target: seeds first, then FUZZ_TIME s of fuzzing. Fails on a crash.
+define FUZZ_RUN
+.PHONY: fuzz-$(1)
+fuzz-$(1): $(FZ)/fuzz_$(1)
+	@mkdir -p $(FZ)/corpus/$(1) $(FZ)/crashes/$(1)
+	@echo "== fuzz $(1) for $$(FUZZ_TIME) s"
+	@$(FZ)/fuzz_$(1) $$(FUZZ_RUN_FLAGS) -max_total_time=$$(FUZZ_TIME) \
+		-artifact_prefix=$(FZ)/crashes/$(1)/ \
+		$$(if $$(wildcard tests/fuzz/fuzz_$(1).dict),-dict=tests/fuzz/fuzz_$(1).dict) \
+		$(FZ)/corpus/$(1) $$(wildcard tests/fuzz/corpus/$(1) tests/fuzz/regress/$(1)) \
+		> $(FZ)/fuzz_$(1).log 2>&1 \
+	 || { tail -n 40 $(FZ)/fuzz_$(1).log; echo "fuzz $(1): crash, input in $(FZ)/crashes/$(1)/"; exit 1; }
+	@grep -E '^stat::number_of_executed_units|^Done ' $(FZ)/fuzz_$(1).log | tr '\n' ' '; echo
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call FUZZ_RUN,$(t))))
+
+# Every target, one at a time (the machine is shared); all of them run
+# even when one crashes, and the result is the worst.
+fuzz: $(FUZZ_BINS)
+	@rc=0; for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-$$t || rc=1; done; \
+	 [ $$rc -eq 0 ] && echo "fuzz: $(words $(FUZZ_TARGETS)) target(s), no crash" || \
+	 { echo "fuzz: crashes found (build/fuzz/crashes/)"; exit 1; }
+
+fuzz-ci:
+	@scripts/deps.sh --check 2>/dev/null || scripts/deps.sh
+	@rm -rf $(FZ)/corpus $(FZ)/crashes
+	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=60
 
 # ---------------------------------------------------------------- cluster
 .PHONY: cluster-up cluster-down
@@ -236,6 +357,6 @@ uninstall:
 # ---------------------------------------------------------------- clean
 .PHONY: clean
 clean:
-	rm -rf $(B) $(A) $(PROGS) $(PLUGIN) $(TOOLS) $(RUNNER)
+	rm -rf $(B) $(A) $(FZ) $(SAN_BIN) $(SAN_LOGS) $(PROGS) $(PLUGIN) $(TOOLS) $(RUNNER)
 
--include $(wildcard $(B)/*/*.d $(A)/*/*.d)
+-include $(wildcard $(B)/*/*.d $(A)/*/*.d $(A)/tests/fuzz/*.d $(A)/tests/sanitize/*.d $(FZ)/obj/*/*.d $(FZ)/obj/tests/fuzz/*.d)

@@ -64,10 +64,15 @@ struct agent_load {
 	double prefix_hits;    /* prefix-cache hits (tokens), counter */
 };
 
+/* Bounds of what agent_load_parse() reports, whatever the page says:
+ * requests (running, waiting), and counters (exact in a double). */
+#define AGENT_LOAD_MAX_REQS 1e6
+#define AGENT_LOAD_MAX_COUNT 9007199254740992.0 /* 2^53 */
+
 /* Reads LEN bytes of a Prometheus page from vLLM (either KV name, old or
  * new prefix-cache names, any engine/dp labels), SGLang or elastic-sim into
- * L. Returns 0, or -1 with ERR when the page is malformed or has none of
- * the known gauges. */
+ * L, every value within 0..its bound above (KV use 0..1). Returns 0, or -1
+ * with ERR when the page is malformed or has none of the known gauges. */
 int agent_load_parse(const char *text, size_t len, struct agent_load *l, char *err,
 		     size_t errlen);
 
@@ -142,6 +147,7 @@ enum agent_event {
 	AE_DRAIN,            /* the agent was told to stop */
 	AE_STOP,             /* drain over: terminate the engine */
 	AE_KILL_TIMEOUT,     /* it ignored SIGTERM */
+	AE_HUNG,             /* ready, but it answered nothing for hang_timeout */
 };
 
 /* What the caller must do after a step (bit set). */
@@ -215,6 +221,9 @@ struct agent_slice {
 	struct httpc_req *scrape; /* /metrics scrape in flight */
 	struct agent_load load;
 	bool load_fresh;          /* a scrape ended since load_fresh was cleared */
+	int64_t answered_ms;      /* when the engine last answered an HTTP request
+				     of ours (a /metrics scrape), or became ready */
+	bool hung;                /* killed for not answering (AE_HUNG) */
 	bool scrape_failed;       /* the last scrape got no answer at all */
 	bool registered;          /* the registry has it (as starting or ready) */
 	bool reg_inflight;        /* a register request is out */
@@ -283,6 +292,8 @@ struct agent {
 	int dereg_inflight;        /* deregistrations not answered yet */
 	struct event *exit_timer;  /* bounds the wait for them at the end */
 	int hb_failures;           /* heartbeats failed in a row */
+	unsigned sign_failures;    /* requests that could not be signed in a row
+				      (munged down on this node) */
 	pid_t squeue_pid;          /* job end lookup */
 	int squeue_fd;
 	struct event *squeue_ev;

@@ -100,6 +100,8 @@ static void on_models(struct httpc_req *req, int err, const struct httpc_resp *r
 			log_info("slice %d ready: %s (GPUs %s) after %.1f s", s->index, s->url, s->gpus,
 				 (double)(agent_now_ms() - s->started_ms) / 1000);
 			s->error[0] = '\0';
+			s->answered_ms = agent_now_ms();
+			s->hung = false;
 			agent_slice_step(s, AE_READY, 0);
 			return;
 		}
@@ -354,6 +356,8 @@ static void on_scrape(struct httpc_req *req, int err, const struct httpc_resp *r
 	(void)req;
 	s->scrape = NULL;
 	s->load_fresh = true;
+	if (!err)
+		s->answered_ms = agent_now_ms(); /* any answer: not hung */
 	s->scrape_failed = err != 0;
 	if (err || httpc_resp_status(resp) != 200) {
 		s->load.valid = false;
@@ -392,9 +396,24 @@ static void hb_cb(evutil_socket_t fd, short what, void *arg)
 	struct agent *ag = arg;
 	if (ag->phase != AP_RUNNING)
 		return;
-	for (size_t i = 0; i < ag->nslices; i++)
-		if (ag->slices[i].sm.state == AS_READY && !ag->slices[i].follower)
-			slice_scrape(&ag->slices[i], ag->heartbeat_ms - 100);
+	int64_t now = agent_now_ms(), hang = ag->cfg->hang_timeout_ms;
+	for (size_t i = 0; i < ag->nslices; i++) {
+		struct agent_slice *s = &ag->slices[i];
+		if (s->sm.state != AS_READY || s->follower)
+			continue;
+		if (hang > 0 && !s->hung && now - s->answered_ms > hang) {
+			log_warn("slice %d: the engine (pid %d) answered nothing for %.1f s "
+				 "(engine.hang_timeout): killing it",
+				 s->index, (int)s->pid, (double)(now - s->answered_ms) / 1000);
+			snprintf(s->error, sizeof s->error,
+				 "the engine answered nothing for %.1f s (engine.hang_timeout)",
+				 (double)(now - s->answered_ms) / 1000);
+			s->hung = true;
+			agent_slice_step(s, AE_HUNG, 0);
+			continue;
+		}
+		slice_scrape(s, ag->heartbeat_ms - 100);
+	}
 	agent_reg_heartbeat(ag);
 	agent_reg_due(ag, agent_now_ms());
 	agent_timer_arm(ag->hb_timer, ag->heartbeat_ms);

@@ -87,6 +87,12 @@ static int on_sample(const struct prom_sample *p, void *arg)
 	return 0;
 }
 
+/* V limited to 0..MAX; NaN is 0. */
+static double clamp(double v, double max)
+{
+	return v > 0 ? (v < max ? v : max) : 0;
+}
+
 int agent_load_parse(const char *text, size_t len, struct agent_load *l, char *err,
 		     size_t errlen)
 {
@@ -99,10 +105,14 @@ int agent_load_parse(const char *text, size_t len, struct agent_load *l, char *e
 		snprintf(err, errlen, "no vLLM or SGLang load gauges on the page");
 		return -1;
 	}
-	l->running = s.running < 0 ? 0 : (int)(s.running + 0.5);
-	l->waiting = s.waiting < 0 ? 0 : (int)(s.waiting + 0.5);
+	/* The page is the engine's word, not ours: whatever it says, the load
+	 * stays in the ranges the registry accepts (a heartbeat with one value
+	 * out of range is refused whole, and every worker of the node would be
+	 * evicted). Sums of large values may have become inf. */
+	l->running = (int)(clamp(s.running, AGENT_LOAD_MAX_REQS) + 0.5);
+	l->waiting = (int)(clamp(s.waiting, AGENT_LOAD_MAX_REQS) + 0.5);
 	double kv = s.seen & S_KV_NEW ? s.kv_new : s.seen & S_KV_OLD ? s.kv_old : s.kv_sg;
-	l->kv_usage = kv < 0 ? 0 : kv > 1 ? 1 : kv;
+	l->kv_usage = clamp(kv, 1);
 	if (s.seen & (S_PQ_NEW | S_PH_NEW)) {
 		l->prefix_queries = s.pq_new;
 		l->prefix_hits = s.ph_new;
@@ -113,6 +123,8 @@ int agent_load_parse(const char *text, size_t len, struct agent_load *l, char *e
 		l->prefix_queries = s.sg_prompt;
 		l->prefix_hits = s.sg_cached;
 	}
+	l->prefix_queries = floor(clamp(l->prefix_queries, AGENT_LOAD_MAX_COUNT));
+	l->prefix_hits = floor(clamp(l->prefix_hits, AGENT_LOAD_MAX_COUNT));
 	l->valid = true;
 	return 0;
 }

@@ -117,10 +117,24 @@ static struct httpc_req *reg_post(struct agent *ag, const char *path, const stru
 	snprintf(url, sizeof url, strchr(u.host, ':') ? "http://[%s]:%d%s" : "http://%s:%d%s",
 		 u.host, u.port, target);
 	struct buf sig = BUF_INIT;
-	if (auth_sign(&ag->auth, "POST", target, body->data, body->len, &sig, err, sizeof err) < 0) {
-		log_warn("cannot sign %s for the registry: %s", path, err);
+	/* After a failure, do not let libmunge spend seconds on a socket that
+	 * munged left behind: the loop supervises the engines meanwhile. */
+	bool down = ag->sign_failures && ag->auth.mode == AUTH_MUNGE &&
+		    !auth_munged_listening(NULL);
+	if (down)
+		snprintf(err, sizeof err, "munged does not listen on its socket");
+	if (down ||
+	    auth_sign(&ag->auth, "POST", target, body->data, body->len, &sig, err, sizeof err) < 0) {
+		/* Once a heartbeat interval while munged is down: say so now and then. */
+		if (ag->sign_failures++ % 30 == 0)
+			log_warn("cannot sign %s for the registry: %s; engines keep serving", path, err);
 		buf_free(&sig);
 		return NULL;
+	}
+	if (ag->sign_failures) {
+		log_info("requests to the registry are signed again after %u failure(s)",
+			 ag->sign_failures);
+		ag->sign_failures = 0;
 	}
 	struct httpc_header h[2] = {{"Content-Type", "application/json"}, {"Authorization", sig.data ? sig.data : ""}};
 	struct httpc_request rq = {

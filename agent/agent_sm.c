@@ -95,6 +95,10 @@ unsigned agent_sm_step(struct agent_sm *sm, enum agent_event ev, int64_t now,
 		case AE_DRAIN:
 			sm->state = AS_DRAINING;
 			return 0;
+		case AE_HUNG:
+			/* Out of routing now; its exit then restarts it as a death. */
+			sm->reason = "engine_exit";
+			return AA_DEREGISTER | AA_KILL;
 		default:
 			return 0;
 		}

@@ -154,8 +154,9 @@ int bench_oai_parse(const char *data, size_t len, struct bench_oai *out, struct 
 	json_tokener_free(tok);
 	if (!o || jerr != json_tokener_success || trailing ||
 	    !json_object_is_type(o, json_type_object)) {
-		snprintf(out->error, sizeof out->error, "malformed JSON in the response: %.60s%s",
-			 data, len > 60 ? "..." : "");
+		/* DATA need not end in a NUL: never read past LEN. */
+		snprintf(out->error, sizeof out->error, "malformed JSON in the response: %.*s%s",
+			 (int)(len > 60 ? 60 : len), data, len > 60 ? "..." : "");
 		json_object_put(o);
 		return -1;
 	}

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -279,14 +281,32 @@ static int nonce_once(struct auth_server *s, const char *nonce, int64_t ts, int6
 	return 0;
 }
 
-static enum auth_result check_munge(const char *cred, const char *digest,
-				    struct auth_who *who, char *err, size_t errlen)
+/* A context for S's munged socket, or NULL for the default one (also
+ * when a context cannot be made: the default is then tried). */
+static munge_ctx_t munge_ctx_for(const struct auth_server *s)
+{
+	if (!s->munge_socket[0])
+		return NULL;
+	munge_ctx_t ctx = munge_ctx_create();
+	if (ctx && munge_ctx_set(ctx, MUNGE_OPT_SOCKET, s->munge_socket) != EMUNGE_SUCCESS) {
+		munge_ctx_destroy(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+static enum auth_result check_munge(const struct auth_server *s, const char *cred,
+				    const char *digest, struct auth_who *who, char *err,
+				    size_t errlen)
 {
 	void *payload = NULL;
 	int plen = 0;
 	uid_t uid;
 	gid_t gid;
-	munge_err_t e = munge_decode(cred, NULL, &payload, &plen, &uid, &gid);
+	munge_ctx_t ctx = munge_ctx_for(s);
+	munge_err_t e = munge_decode(cred, ctx, &payload, &plen, &uid, &gid);
+	if (ctx)
+		munge_ctx_destroy(ctx);
 	if (e != EMUNGE_SUCCESS) {
 		free(payload);
 		if (e == EMUNGE_SOCKET || e == EMUNGE_TIMEOUT) {
@@ -340,6 +360,58 @@ static enum auth_result check_token(struct auth_server *s, const char *v, const 
 	return AUTH_OK;
 }
 
+bool auth_munged_listening(const char *socket_path)
+{
+	munge_ctx_t ctx = munge_ctx_create();
+	char *def = NULL;
+	if (!socket_path || !*socket_path) {
+		if (!ctx || munge_ctx_get(ctx, MUNGE_OPT_SOCKET, &def) != EMUNGE_SUCCESS || !def) {
+			if (ctx)
+				munge_ctx_destroy(ctx);
+			return true; /* cannot tell: let libmunge try */
+		}
+		socket_path = def;
+	}
+	struct sockaddr_un sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	bool ok = false;
+	if (strlen(socket_path) < sizeof sa.sun_path) {
+		strcpy(sa.sun_path, socket_path);
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0) {
+			ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+			close(fd);
+		}
+	}
+	if (ctx)
+		munge_ctx_destroy(ctx); /* owns DEF */
+	return ok;
+}
+
+enum auth_result auth_probe(const struct auth_server *s, char *err, size_t errlen)
+{
+	if (s->mode != AUTH_MUNGE)
+		return AUTH_OK;
+	if (!auth_munged_listening(s->munge_socket)) {
+		snprintf(err, errlen, "munged does not listen on %s",
+			 s->munge_socket[0] ? s->munge_socket : "its socket");
+		return AUTH_UNAVAILABLE;
+	}
+	char *cred = NULL;
+	munge_ctx_t ctx = munge_ctx_for(s);
+	munge_err_t e = munge_encode(&cred, ctx, NULL, 0);
+	if (e == EMUNGE_SUCCESS)
+		e = munge_decode(cred, ctx, NULL, NULL, NULL, NULL);
+	free(cred);
+	if (ctx)
+		munge_ctx_destroy(ctx);
+	if (e == EMUNGE_SUCCESS)
+		return AUTH_OK;
+	snprintf(err, errlen, "munged does not answer: %s", munge_strerror(e));
+	return AUTH_UNAVAILABLE;
+}
+
 enum auth_result auth_check(struct auth_server *s, const char *header, const char *method,
 			    const char *target, const void *body, size_t len, int64_t now,
 			    struct auth_who *who, char *err, size_t errlen)
@@ -358,7 +430,7 @@ enum auth_result auth_check(struct auth_server *s, const char *header, const cha
 	}
 	request_digest(method, target, body, len, digest);
 	if (s->mode == AUTH_MUNGE && strncmp(header, "MUNGE ", 6) == 0)
-		return check_munge(header + 6, digest, who, err, errlen);
+		return check_munge(s, header + 6, digest, who, err, errlen);
 	if (s->mode == AUTH_TOKEN && strncmp(header, "ES-HMAC ", 8) == 0)
 		return check_token(s, header + 8, digest, now, who, err, errlen);
 	snprintf(err, errlen, "unsupported Authorization scheme (this registry wants %s)",

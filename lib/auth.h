@@ -22,6 +22,7 @@
 #ifndef ES_AUTH_H
 #define ES_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -65,6 +66,8 @@ struct auth_server {
 	size_t token_len;
 	struct auth_nonce *nonces; /* AUTH_TOKEN: nonces seen in the window */
 	size_t nnonces, capnonces;
+	char munge_socket[108];    /* AUTH_MUNGE: munged's socket; "" for the
+				      default (set after auth_server_init) */
 };
 
 /* Parses SPEC ("munge", "token:PATH" or "none") and, for a token, reads
@@ -90,6 +93,18 @@ void auth_server_free(struct auth_server *s);
 enum auth_result auth_check(struct auth_server *s, const char *header, const char *method,
 			    const char *target, const void *body, size_t len, int64_t now,
 			    struct auth_who *who, char *err, size_t errlen);
+
+/* Whether munged listens on SOCKET (NULL or "": the default socket), by
+ * connecting to it: answers at once. libmunge itself, on a socket that
+ * munged left behind (killed), retries for over 2 s before it fails,
+ * which an event loop or slurmstepd must not wait for. (munged logs one
+ * line per such probe: call it when a failure is suspected.) */
+bool auth_munged_listening(const char *socket);
+
+/* Whether the server can check credentials now: for MUNGE, whether munged
+ * answers (a credential of our own is encoded and decoded); AUTH_OK for
+ * the other modes. Returns AUTH_OK or AUTH_UNAVAILABLE with ERR. */
+enum auth_result auth_probe(const struct auth_server *s, char *err, size_t errlen);
 
 /* Writes N random bytes as 2N hex digits plus a NUL into OUT. Returns 0, or
  * -1 when the kernel has no randomness to give. */

@@ -12,6 +12,7 @@
 #ifndef ES_BUF_H
 #define ES_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct buf {
@@ -35,6 +36,11 @@ void buf_put_u64(struct buf *b, unsigned long long v);
 void buf_put_hex(struct buf *b, unsigned long long v);
 /* Appends S as a JSON string literal, quotes included. */
 void buf_json_str(struct buf *b, const char *s, size_t len);
+/* Whether LEN bytes at S are UTF-8 (RFC 3629: no stray or missing
+ * continuation bytes, overlong forms, surrogates or code points beyond
+ * U+10FFFF; NUL counts as valid). When not, *BAD (may be NULL) is the
+ * offset of the first byte of the offending sequence. */
+bool buf_utf8_valid(const char *s, size_t len, size_t *bad);
 /* Empties the buffer, keeping its memory. */
 void buf_reset(struct buf *b);
 /* Returns the data (never NULL: "" when empty); the caller owns it and the

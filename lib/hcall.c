@@ -1,6 +1,7 @@
 /* hcall.c — see hcall.h. */
 #include "hcall.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
@@ -63,14 +64,22 @@ int hcall_parse_url(const char *url, struct hcall_url *u, char *err, size_t errl
 		snprintf(err, errlen, "%s host in %s", hl ? "overlong" : "no", url);
 		return -1;
 	}
+	/* A host name (letters, digits, '.', '-', '_'), an IPv4 address, or
+	 * an IPv6 address in brackets: nothing that could mean another host
+	 * to another URL parser ("[a/b]", "a@b"). */
 	for (size_t i = 0; i < hl; i++) {
 		unsigned char c = (unsigned char)h[i];
-		if (c <= ' ' || c >= 0x7f || c == '@' || c == '%') {
+		if (!isalnum(c) && c != '.' && c != '-' && c != '_' && !(h[-1] == '[' && c == ':')) {
 			snprintf(err, errlen, "bad character in the host of %s", url);
 			return -1;
 		}
 	}
 	memcpy(u->host, h, hl);
+	struct in6_addr a6;
+	if (h[-1] == '[' && inet_pton(AF_INET6, u->host, &a6) != 1) {
+		snprintf(err, errlen, "'%s' in brackets is not an IPv6 address in %s", u->host, url);
+		return -1;
+	}
 	if (*p == ':') {
 		p++;
 		long port = 0;

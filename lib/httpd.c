@@ -18,12 +18,14 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +56,12 @@ enum req_state {
 	REQ_STREAMING, /* streamed response started */
 	REQ_DONE,      /* replied */
 };
+
+#define HTTPD_FD_RETRY_MS 250      /* accept again after running out of fds */
+#define HTTPD_NOFILE_MAX (1u << 20) /* httpd_raise_nofile() goes no higher */
+#define HTTPD_EVICT_SCAN 64        /* connections looked at for an idle one */
+#define HTTPD_FULL_CHECK_MS 50     /* at max_conns: how often to look for waiting clients */
+#define HTTPD_EVICT_BATCH 16       /* idle connections closed at once for them */
 
 enum tmo_kind { TMO_NONE, TMO_HEADER, TMO_BODY, TMO_IDLE, TMO_LINGER };
 
@@ -115,11 +123,19 @@ struct httpd {
 	int nlev;
 	int port;                 /* of the first listener */
 	bool paused;              /* accepting paused at max_conns */
+	bool fd_paused;           /* accepting paused: out of file descriptors */
+	struct event *resume_ev;  /* ends fd_paused */
+	unsigned fd_refusals;     /* accept failures for lack of descriptors */
+	unsigned long evicted;    /* idle connections closed at max_conns */
+	struct event *full_ev;    /* looks for waiting clients at max_conns */
+	time_t full_warned;       /* when reaching max_conns was last logged */
+	time_t fd_warned;         /* when that was last logged */
 	bool shutting_down;
 	unsigned nopen;           /* open sockets */
 	unsigned nconns;          /* connection structs alive */
 	unsigned npending;        /* requests without a reply */
-	struct httpd_conn *conns; /* list of all */
+	struct httpd_conn *conns; /* list of all, newest first */
+	struct httpd_conn *oldest; /* its last element */
 	const struct timeval *tv_header, *tv_body, *tv_idle, *tv_linger;
 	struct timeval tv_write;
 	struct event *drained_ev; /* runs drained_cb from the loop */
@@ -131,6 +147,9 @@ struct httpd {
 };
 
 static void conn_process(struct httpd_conn *c);
+static bool httpd_evict_idle(struct httpd *h, struct httpd_conn *except);
+static void httpd_full_cb(evutil_socket_t fd, short what, void *arg);
+static void httpd_resume_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_flush(struct httpd_conn *c);
 static void conn_shut(struct httpd_conn *c);
 static void conn_release(struct httpd_conn *c);
@@ -201,9 +220,33 @@ struct httpd *httpd_new(struct event_base *base, const struct httpd_config *cfg,
 	h->tv_write.tv_sec = h->cfg.write_timeout_ms / 1000;
 	h->tv_write.tv_usec = (h->cfg.write_timeout_ms % 1000) * 1000;
 	h->drained_ev = event_new(base, -1, 0, httpd_drained_cb, h);
-	if (!h->drained_ev) {
+	h->resume_ev = evtimer_new(base, httpd_resume_cb, h);
+	h->full_ev = evtimer_new(base, httpd_full_cb, h);
+	if (!h->drained_ev || !h->resume_ev || !h->full_ev) {
+		if (h->drained_ev)
+			event_free(h->drained_ev);
+		if (h->resume_ev)
+			event_free(h->resume_ev);
+		if (h->full_ev)
+			event_free(h->full_ev);
 		free(h);
 		return NULL;
+	}
+	/* Never more connections than descriptors: at the limit accept(2)
+	 * fails, the listener stays readable and the loop spins, while the
+	 * application can no longer open a file, a pipe or a connection of
+	 * its own. Half of them stay for the application (a proxy opens one
+	 * upstream per request). */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		rlim_t cap = rl.rlim_cur > 128 ? (rl.rlim_cur - 64) / 2 : rl.rlim_cur / 2;
+		if (cap < 1)
+			cap = 1;
+		if (h->cfg.max_conns > cap) {
+			log_info("httpd: at most %lu connections (open files limit %lu)",
+				 (unsigned long)cap, (unsigned long)rl.rlim_cur);
+			h->cfg.max_conns = (unsigned)cap;
+		}
 	}
 	struct sigaction sa;
 	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
@@ -681,9 +724,10 @@ static void conn_shut(struct httpd_conn *c)
 	evbuffer_drain(c->out, evbuffer_get_length(c->out));
 	h->nopen--;
 	if (h->paused && !h->shutting_down && h->nopen < h->cfg.max_conns) {
-		for (int i = 0; i < h->nlev; i++)
-			evconnlistener_enable(h->lev[i]);
 		h->paused = false;
+		if (!h->fd_paused)
+			for (int i = 0; i < h->nlev; i++)
+				evconnlistener_enable(h->lev[i]);
 	}
 	struct httpd_req *r = &c->req;
 	if ((r->state == REQ_PENDING || r->state == REQ_STREAMING) &&
@@ -706,6 +750,8 @@ static void conn_free(struct httpd_conn *c)
 		h->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else
+		h->oldest = c->prev;
 	evbuffer_free(c->out);
 	buf_free(&c->in);
 	buf_free(&c->req.head);
@@ -724,6 +770,52 @@ static void conn_release(struct httpd_conn *c)
 	if (c->req.state == REQ_PENDING || c->req.state == REQ_STREAMING)
 		return;
 	conn_free(c);
+}
+
+/* Closes the oldest connection without a request in progress (one that
+ * sent nothing or only part of a head, or an idle keep-alive one). Looks
+ * at the HTTPD_EVICT_SCAN oldest only. Returns whether one was closed. */
+static bool httpd_evict_idle(struct httpd *h, struct httpd_conn *except)
+{
+	struct httpd_conn *c = h->oldest;
+	for (int n = 0; c && n < HTTPD_EVICT_SCAN; n++, c = c->prev) {
+		if (c == except || c->fd < 0 || c->state != CONN_HEAD || c->busy || c->processing ||
+		    c->req.state != REQ_IDLE || evbuffer_get_length(c->out) > 0)
+			continue;
+		log_debug("httpd: %u connections open: closing an idle one from %s", h->nopen,
+			  c->peer);
+		h->evicted++;
+		conn_shut(c);
+		conn_release(c);
+		return true;
+	}
+	return false;
+}
+
+/* While accepting is paused at max_conns: when a client waits in a
+ * listener's backlog, an idle connection makes room for it, so that idle
+ * connections cannot keep new clients out (a flood of them would hold every
+ * slot for header_timeout, again and again). */
+static void httpd_full_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct httpd *h = arg;
+	if (!h->paused || h->shutting_down)
+		return;
+	struct pollfd pfd[HTTPD_MAX_LISTENERS];
+	for (int i = 0; i < h->nlev; i++)
+		pfd[i] = (struct pollfd){.fd = evconnlistener_get_fd(h->lev[i]), .events = POLLIN};
+	if (poll(pfd, (nfds_t)h->nlev, 0) > 0) {
+		/* Room for a few at a time: a flood's backlog drains quickly. */
+		int n = 0;
+		while (n < HTTPD_EVICT_BATCH && httpd_evict_idle(h, NULL))
+			n++;
+		if (n)
+			return; /* conn_shut resumed accepting */
+	}
+	struct timeval tv = {0, HTTPD_FULL_CHECK_MS * 1000};
+	evtimer_add(h->full_ev, &tv);
 }
 
 static void httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
@@ -763,6 +855,8 @@ static void httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	c->next = h->conns;
 	if (h->conns)
 		h->conns->prev = c;
+	else
+		h->oldest = c;
 	h->conns = c;
 	h->nconns++;
 	h->nopen++;
@@ -770,17 +864,68 @@ static void httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		for (int i = 0; i < h->nlev; i++)
 			evconnlistener_disable(h->lev[i]);
 		h->paused = true;
-		log_warn("httpd: %u connections open: not accepting until one closes",
-			 h->nopen);
+		if (h->full_warned != time(NULL)) /* at most once a second */
+			log_warn("httpd: %u connections open: accepting again when one closes or "
+				 "an idle one can be closed", h->nopen);
+		h->full_warned = time(NULL);
+		struct timeval tv = {0, HTTPD_FULL_CHECK_MS * 1000};
+		evtimer_add(h->full_ev, &tv);
 	}
 }
 
 static void httpd_accept_error_cb(struct evconnlistener *lev, void *arg)
 {
 	(void)lev;
-	(void)arg;
+	struct httpd *h = arg;
 	int e = EVUTIL_SOCKET_ERROR();
-	log_warn("httpd: cannot accept: %s", evutil_socket_error_to_string(e));
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) {
+		log_warn("httpd: cannot accept: %s", evutil_socket_error_to_string(e));
+		return;
+	}
+	/* The connection waits in the backlog; try again shortly rather than
+	 * at once, forever. */
+	h->fd_refusals++;
+	time_t now = time(NULL);
+	if (now - h->fd_warned >= 10) {
+		log_warn("httpd: cannot accept: %s (%u time(s)); pausing accepts",
+			 evutil_socket_error_to_string(e), h->fd_refusals);
+		h->fd_warned = now;
+	}
+	if (!h->fd_paused) {
+		h->fd_paused = true;
+		for (int i = 0; i < h->nlev; i++)
+			evconnlistener_disable(h->lev[i]);
+		struct timeval tv = {0, HTTPD_FD_RETRY_MS * 1000};
+		evtimer_add(h->resume_ev, &tv);
+	}
+}
+
+static void httpd_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct httpd *h = arg;
+	h->fd_paused = false;
+	if (h->paused || h->shutting_down)
+		return;
+	for (int i = 0; i < h->nlev; i++)
+		evconnlistener_enable(h->lev[i]);
+}
+
+unsigned long httpd_raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	rlim_t want = rl.rlim_max;
+	if (want == RLIM_INFINITY || want > HTTPD_NOFILE_MAX)
+		want = HTTPD_NOFILE_MAX;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return 0;
+	}
+	return (unsigned long)rl.rlim_cur;
 }
 
 int httpd_listen(struct httpd *h, const char *host, int port, char *err,
@@ -838,7 +983,7 @@ int httpd_listen(struct httpd *h, const char *host, int port, char *err,
 						? ((struct sockaddr_in6 *)&ss)->sin6_port
 						: ((struct sockaddr_in *)&ss)->sin_port);
 	}
-	if (h->paused || h->shutting_down)
+	if (h->paused || h->fd_paused || h->shutting_down)
 		evconnlistener_disable(lev);
 	h->lev[h->nlev++] = lev;
 	return 0;
@@ -898,6 +1043,8 @@ void httpd_free(struct httpd *h)
 		conn_free(c);
 	}
 	event_free(h->drained_ev);
+	event_free(h->resume_ev);
+	event_free(h->full_ev);
 	buf_free(&h->scratch);
 	free(h);
 }

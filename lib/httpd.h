@@ -50,9 +50,16 @@
  * complete within header_timeout_ms or a body within body_timeout_ms 408;
  * all of these close the connection. An idle keep-alive connection is
  * closed after idle_timeout_ms; a client that does not read its response
- * for write_timeout_ms is dropped (on_close runs). Beyond max_conns open
- * connections the server pauses accepting (new clients wait in the
- * kernel's backlog) and resumes when one closes.
+ * for write_timeout_ms is dropped (on_close runs). At max_conns open
+ * connections the server closes the oldest one without a request in
+ * progress (sent nothing, part of a head, or idle between requests); when
+ * every one is busy it pauses accepting (new clients wait in the kernel's
+ * backlog) and resumes when one closes. max_conns is lowered to
+ * half of the open files limit (less 64), so that a flood of idle
+ * connections never leaves the application without descriptors; when
+ * accept(2) fails for lack of them anyway, accepting pauses for 250 ms
+ * instead of spinning. Programs raise the limit first with
+ * httpd_raise_nofile().
  *
  * Error bodies. Errors the server makes itself (400, 408, 413, 414, 431,
  * 500, 501, 505...) have a text/plain body unless the application installs
@@ -103,6 +110,10 @@ typedef void (*httpd_handler_fn)(struct httpd_req *req, void *arg);
 typedef void (*httpd_error_body_fn)(int status, const char *msg,
 				    struct buf *body, const char **ctype,
 				    void *arg);
+
+/* Raises this process's soft limit of open files to its hard limit (at
+ * most 1048576). Returns the soft limit now in force, 0 when unknown. */
+unsigned long httpd_raise_nofile(void);
 
 /* Creates a server on BASE. HANDLER is called for each complete request
  * with ARG. CFG may be NULL (defaults); it is copied. */

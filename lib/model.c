@@ -19,7 +19,7 @@ static const char *const sections[] = {
 static const char *const keys_model[] = {"path", "name", NULL};
 static const char *const keys_engine[] = {
 	"kind", "args", "env", "command", "health_path", "startup_timeout",
-	"drain_timeout", NULL,
+	"drain_timeout", "hang_timeout", NULL,
 };
 static const char *const keys_parallel[] = {"tp", "nodes_per_worker", "ep", "backend", NULL};
 static const char *const keys_slurm[] = {
@@ -457,6 +457,11 @@ static void parse_engine(struct tcfg *c, const struct toml_value *root, struct m
 	tcfg_duration(c, e, "engine", "startup_timeout", 1000, &cfg->startup_timeout_ms);
 	cfg->drain_timeout_ms = 20 * 1000;
 	tcfg_duration(c, e, "engine", "drain_timeout", 0, &cfg->drain_timeout_ms);
+	cfg->hang_timeout_ms = 60 * 1000;
+	if (tcfg_duration(c, e, "engine", "hang_timeout", 0, &cfg->hang_timeout_ms) == 1 &&
+	    cfg->hang_timeout_ms > 0 && cfg->hang_timeout_ms < 1000)
+		tcfg_error(c, tcfg_pos(e, "hang_timeout"),
+			   "engine.hang_timeout must be at least 1s (or 0 to never restart a hung engine)");
 }
 
 static void parse_parallel(struct tcfg *c, const struct toml_value *root, struct model_config *cfg)
@@ -790,6 +795,7 @@ void model_dump(const struct model_config *cfg, struct buf *b)
 	dump_str(b, "health_path", cfg->health_path);
 	dump_duration(b, "startup_timeout", cfg->startup_timeout_ms);
 	dump_duration(b, "drain_timeout", cfg->drain_timeout_ms);
+	dump_duration(b, "hang_timeout", cfg->hang_timeout_ms);
 
 	buf_puts(b, "\n[parallel]\n");
 	buf_printf(b, "tp = %d\nnodes_per_worker = %d\nep = %d\n", cfg->tp,

@@ -67,6 +67,9 @@ struct model_config {
 	char *health_path;          /* readiness probe path; default "/health" */
 	int64_t startup_timeout_ms; /* engine must be ready within this (20m) */
 	int64_t drain_timeout_ms;   /* in-flight grace after SIGTERM (20s) */
+	int64_t hang_timeout_ms;    /* a ready engine that answers nothing for
+				       this long is killed and restarted (60s);
+				       0: never */
 
 	/* [parallel] */
 	int tp;                     /* GPUs per engine instance, across its nodes */

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "httpd.h"
 #include "log.h"
 #include "reg.h"
 #include "reg_config.h"
@@ -33,7 +34,10 @@ static const char usage_text[] =
 	"                              /var/lib/elastic-serve/registry)\n"
 	"  -a, --auth MODE             munge (default), token:PATH (a 0600 secret file,\n"
 	"                              created when missing) or none (loopback only)\n"
+	"      --munge-socket PATH     munged's socket (default: libmunge's)\n"
 	"  -u, --allow-uid UID|USER    also allow this user on the control API (repeat)\n"
+	"      --no-check-worker-host  accept worker URLs that do not name the\n"
+	"                              registering machine (NAT; see elastic-registry(8))\n"
 	"      --heartbeat-interval D  heartbeat interval agents are told (default 1s)\n"
 	"      --heartbeat-timeout D   evict a worker after D without heartbeat (3s)\n"
 	"      --max-pending N         jobs submitting or pending per pool (4)\n"
@@ -76,6 +80,8 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_LOG_FILE,
 	OPT_CHECK,
+	OPT_NO_CHECK_HOST,
+	OPT_MUNGE_SOCKET,
 };
 
 static const struct option longopts[] = {
@@ -102,6 +108,8 @@ static const struct option longopts[] = {
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"log-file", required_argument, NULL, OPT_LOG_FILE},
 	{"check", no_argument, NULL, OPT_CHECK},
+	{"no-check-worker-host", no_argument, NULL, OPT_NO_CHECK_HOST},
+	{"munge-socket", required_argument, NULL, OPT_MUNGE_SOCKET},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -199,6 +207,12 @@ static int apply(struct reg_config *cfg, int opt, const char *arg, int *check)
 	}
 	case OPT_LOG_FILE: set(&cfg->log_file, arg); return 0;
 	case OPT_CHECK: *check = 1; return 0;
+	case OPT_NO_CHECK_HOST: cfg->check_worker_host = false; return 0;
+	case OPT_MUNGE_SOCKET:
+		if (arg[0] != '/' || strlen(arg) >= 108)
+			return die("--munge-socket: '%s' is not an absolute path of at most 107 bytes%s", arg, "");
+		set(&cfg->munge_socket, arg);
+		return 0;
 	case 'h': fputs(usage_text, stdout); return 1;
 	case 'V': printf("elastic-registry %s\n", ES_VERSION); return 1;
 	default:
@@ -294,6 +308,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	httpd_raise_nofile(); /* every client is a descriptor */
 	struct event_base *base = event_base_new();
 	if (!base) {
 		fprintf(stderr, "elastic-registry: error: cannot create the event loop\n");

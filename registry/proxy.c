@@ -1319,8 +1319,13 @@ void proxy_handle(struct proxy *p, struct httpd_req *req)
 	if (jr.model.p) {
 		if (jr.model.len >= sizeof model ||
 		    proxy_json_unescape(&jr.model, model, sizeof model) < 0) {
+			/* The model's own bytes only (not the body after it), cut at
+			 * a character's start: the message must stay UTF-8. */
+			size_t n = jr.model.len < 64 ? jr.model.len : 64;
+			while (n > 0 && n < jr.model.len && ((unsigned char)jr.model.p[n] & 0xc0) == 0x80)
+				n--;
 			early_error(p, req, 404, PROXY_C_UNKNOWN_MODEL, "model",
-				    "The model `%.*s...` does not exist.", 64, jr.model.p);
+				    "The model `%.*s...` does not exist.", (int)n, jr.model.p);
 			return;
 		}
 	} else if (ep == EP_OTHER) {

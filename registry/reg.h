@@ -38,6 +38,8 @@ struct httpd;
 struct reg_jobs;
 struct reg_procs;
 struct reg_pending;
+struct reg_pending_reg;
+struct reg_resolver;
 struct proxy;
 
 struct reg {
@@ -54,6 +56,9 @@ struct reg {
 	struct reg_procs *procs;    /* SLURM commands running */
 	struct reg_jobs *jobs;      /* the acquirer's I/O state */
 	struct reg_pending *pending;/* API requests waiting for a command */
+	struct reg_pending_reg *pending_regs; /* registrations waiting for a
+					  name lookup (reg_peer.h) */
+	struct reg_resolver *resolver; /* worker host names */
 	struct proxy *proxy;        /* the OpenAI proxy (registry/proxy.h) */
 	char instance[13];          /* this registry's id in job comments */
 	char api_key[80];           /* the OpenAI side's generated key */
@@ -64,6 +69,11 @@ struct reg {
 	struct event *tick_ev;      /* 250 ms: evictions, reaping */
 	struct event *save_ev;      /* deferred state write */
 	bool dirty;                 /* pools or jobs changed since the last write */
+	unsigned save_failures;     /* state writes failed in a row (disk full...) */
+	double saved_at;            /* Unix s of the last state written (or the start) */
+	int64_t auth_down_mono;     /* munged unreachable since (monotonic ms);
+				       0 while it answers (reg_auth_seen) */
+	int64_t auth_probe_mono;    /* last probe of munged while it is down */
 	bool stopping;
 	uint64_t proxy_requests;    /* OpenAI requests (for the proxy to count) */
 	uint64_t proxy_errors;      /* of which failed */
@@ -89,6 +99,15 @@ int reg_save_now(struct reg *r);
 
 /* The config file path of POOL (for sbatch). */
 void reg_pool_path(const struct reg *r, const struct reg_pool *pool, char *out, size_t len);
+
+/* Notes the result AR of a credential check (ERR its reason). While
+ * munged cannot be reached the registry cannot take heartbeats, so it
+ * stops evicting workers for missing ones; when munged answers again
+ * (a check, or the registry's own probe each second), every worker gets a
+ * fresh heartbeat timeout. Evicting every worker because the registry
+ * cannot authenticate would turn a munged restart into an outage of
+ * every pool. */
+void reg_auth_seen(struct reg *r, enum auth_result ar, const char *err);
 
 /* Recomputes the gauges and appends the /metrics page. */
 void reg_render_metrics(struct reg *r, struct buf *out);

@@ -2,7 +2,7 @@
 #include "reg_api.h"
 
 #include <ctype.h>
-#include <json-c/json.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +17,12 @@
 #include "proxy.h"
 #include "reg.h"
 #include "reg_auth.h"
+#include "reg_body.h"
 #include "reg_jobs.h"
+#include "reg_peer.h"
 #include "reg_state.h"
 #include "reg_util.h"
 
-#define MAX_ID 200          /* worker ids, node names */
-#define MAX_HB_WORKERS 4096 /* workers in one heartbeat */
 
 /* A request waiting for a SLURM command (job-ended reason refinement). */
 struct reg_pending {
@@ -81,17 +81,6 @@ static void reply_bad(struct reg *r, struct httpd_req *req, const char *err)
 
 /* ---------------------------------------------------------------- helpers */
 
-static struct json_object *body_json(struct reg *r, struct httpd_req *req)
-{
-	size_t len;
-	const char *body = httpd_req_body(req, &len);
-	char err[300];
-	struct json_object *o = reg_json_parse(body, len, err, sizeof err);
-	if (!o)
-		reply_error(r, req, 400, NULL, "%s", err);
-	return o;
-}
-
 /* Percent-decodes S into OUT. Returns 0, or -1 on a bad escape or NUL. */
 static int pct_decode(const char *s, size_t n, char *out, size_t len)
 {
@@ -139,24 +128,6 @@ static const char *query_get(const char *q, const char *key, char *out, size_t l
 	return NULL;
 }
 
-static int valid_job_id(const char *s)
-{
-	if (!isdigit((unsigned char)*s) || strlen(s) >= REG_JOB_ID_MAX)
-		return 0;
-	return strspn(s, "0123456789_+") == strlen(s);
-}
-
-static int need_job_id(struct json_object *o, const char **out, char *err, size_t errlen)
-{
-	if (reg_json_need_str(o, "job_id", REG_JOB_ID_MAX - 1, out, err, errlen) < 0)
-		return -1;
-	if (!valid_job_id(*out)) {
-		snprintf(err, errlen, "'job_id' must be a SLURM job id such as \"1234\" or \"1234_7\"");
-		return -1;
-	}
-	return 0;
-}
-
 static size_t pool_ready(struct reg *r, const struct reg_pool *pool)
 {
 	return reg_workers_count(&r->workers, pool->name, REG_W_READY);
@@ -182,124 +153,24 @@ static void reply_pool(struct reg *r, struct httpd_req *req, int status,
 
 /* ---------------------------------------------------------------- agents */
 
-static int parse_load(struct json_object *o, struct reg_load *l, const char *where, char *err,
-		      size_t errlen)
-{
-	char e[200];
-	struct json_object *lo = NULL;
-	if (!json_object_object_get_ex(o, "load", &lo) || !lo)
-		return 0;
-	if (!json_object_is_type(lo, json_type_object)) {
-		snprintf(err, errlen, "'%sload' must be an object", where);
-		return -1;
-	}
-	static const char *const ints[] = {"running", "waiting", "prefix_queries", "prefix_hits",
-					   "requests"};
-	int64_t *dst[] = {&l->running, &l->waiting, &l->prefix_queries, &l->prefix_hits,
-			  &l->requests};
-	for (int i = 0; i < 5; i++) {
-		if (reg_json_int(lo, ints[i], 0, INT64_MAX / 2, dst[i], e, sizeof e) < 0) {
-			snprintf(err, errlen, "'%sload.%s' must be an integer of at least 0", where,
-				 ints[i]);
-			return -1;
-		}
-	}
-	double kv = 0;
-	if (reg_json_num(lo, "kv_usage", 0, 1e6, &kv, e, sizeof e) < 0) {
-		snprintf(err, errlen, "'%sload.kv_usage' must be a number between 0 and 1", where);
-		return -1;
-	}
-	l->kv_usage = kv > 1 ? 1 : kv; /* engines round; never above full */
-	return 0;
-}
+/* A registration waiting for the name of its worker's host (reg_peer.h). */
+struct reg_pending_reg {
+	struct reg *reg;
+	struct httpd_req *req;
+	struct reg_body_register rb;  /* the parsed body */
+	uid_t uid;                    /* who registers */
+	struct reg_addr peer;         /* from where */
+	struct reg_lookup *lookup;
+	struct reg_pending_reg *prev, *next;
+};
 
-static void api_register(struct reg *r, struct httpd_req *req, const struct auth_who *who)
+static void register_finish(struct reg *r, struct httpd_req *req, struct reg_body_register *rb,
+			    uid_t uid)
 {
-	struct json_object *o = body_json(r, req);
-	if (!o)
-		return;
-	char err[300];
-	const char *id, *model, *url, *job_id, *node, *host = NULL, *gpus = "", *state = "starting";
-	int64_t port = 0, slice = 0, tp = 1;
-	double job_end = 0;
-	struct hcall_url u;
-	struct reg_worker *w = reg_worker_new();
-	enum reg_wstate want;
-	if (reg_json_need_str(o, "id", MAX_ID, &id, err, sizeof err) < 0 ||
-	    reg_json_need_str(o, "model", 128, &model, err, sizeof err) < 0 ||
-	    reg_json_need_str(o, "url", 512, &url, err, sizeof err) < 0 ||
-	    need_job_id(o, &job_id, err, sizeof err) < 0 ||
-	    reg_json_need_str(o, "node", MAX_ID, &node, err, sizeof err) < 0 ||
-	    reg_json_str(o, "host", &host, err, sizeof err) < 0 ||
-	    reg_json_str(o, "gpus", &gpus, err, sizeof err) < 0 ||
-	    reg_json_str(o, "state", &state, err, sizeof err) < 0 ||
-	    reg_json_int(o, "port", 1, 65535, &port, err, sizeof err) < 0 ||
-	    reg_json_int(o, "slice", 0, 4096, &slice, err, sizeof err) < 0 ||
-	    reg_json_int(o, "tp", 1, 4096, &tp, err, sizeof err) < 0 ||
-	    reg_json_num(o, "job_end", 0, 1e11, &job_end, err, sizeof err) < 0)
-		goto bad;
-	char merr[200];
-	if (model_check_name(model, merr, sizeof merr) < 0) {
-		snprintf(err, sizeof err, "'model': %s", merr);
-		goto bad;
-	}
-	if (hcall_parse_url(url, &u, merr, sizeof merr) < 0) {
-		snprintf(err, sizeof err, "'url': %s", merr);
-		goto bad;
-	}
-	if (strlen(gpus) > 512 || !reg_printable(gpus) || (host && !reg_printable(host))) {
-		snprintf(err, sizeof err, "'%s' must be printable text", host && !reg_printable(host) ? "host" : "gpus");
-		goto bad;
-	}
-	if (strcmp(state, "ready") == 0)
-		want = REG_W_READY;
-	else if (strcmp(state, "starting") == 0)
-		want = REG_W_STARTING;
-	else {
-		snprintf(err, sizeof err, "'state' must be \"starting\" or \"ready\", not \"%.40s\"", state);
-		goto bad;
-	}
-	struct json_object *nodes = NULL;
-	if (json_object_object_get_ex(o, "nodes", &nodes) && nodes) {
-		if (!json_object_is_type(nodes, json_type_array) || json_object_array_length(nodes) > 1024) {
-			snprintf(err, sizeof err, "'nodes' must be an array of node names");
-			goto bad;
-		}
-		size_t nn = json_object_array_length(nodes);
-		w->nodes = calloc(nn + 1, sizeof *w->nodes);
-		if (!w->nodes)
-			abort();
-		for (size_t i = 0; i < nn; i++) {
-			struct json_object *e = json_object_array_get_idx(nodes, i);
-			const char *s = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
-			if (!s || !*s || strlen(s) > MAX_ID || !reg_printable(s)) {
-				snprintf(err, sizeof err, "'nodes' must be an array of node names (item %zu is not)", i);
-				goto bad;
-			}
-			w->nodes[w->nnodes++] = reg_strdup(s);
-		}
-	}
-	if (!w->nnodes) {
-		free(w->nodes);
-		w->nodes = calloc(2, sizeof *w->nodes);
-		if (!w->nodes)
-			abort();
-		w->nodes[w->nnodes++] = reg_strdup(node);
-	}
-	w->id = reg_strdup(id);
-	w->model = reg_strdup(model);
-	w->url = reg_strdup(url);
-	w->host = reg_strdup(host && *host ? host : u.host);
-	w->port = port ? (int)port : u.port;
-	w->job_id = reg_strdup(job_id);
-	w->node = reg_strdup(node);
-	w->gpus = reg_strdup(gpus);
-	w->slice = (int)slice;
-	w->tp = (int)tp;
-	w->job_end = job_end;
-	w->uid = who->uid;
-	json_object_put(o);
-	w = reg_workers_put(&r->workers, w, want, reg_now(), reg_mono_ms());
+	struct reg_worker *w = rb->w;
+	rb->w = NULL;
+	w->uid = uid;
+	w = reg_workers_put(&r->workers, w, rb->want, reg_now(), reg_mono_ms());
 	reg_metrics_add(&r->metrics, "elastic_registrations_total", "", 1);
 	struct buf b = BUF_INIT;
 	buf_puts(&b, "{\"id\":");
@@ -309,97 +180,152 @@ static void api_register(struct reg *r, struct httpd_req *req, const struct auth
 		   (long long)r->cfg->heartbeat_timeout_ms);
 	reply_json(r, req, 200, &b);
 	buf_free(&b);
-	return;
-bad:
-	json_object_put(o);
-	reg_worker_free(w);
-	reply_bad(r, req, err);
+}
+
+/* Refuses a registration whose URL does not name the caller. */
+static void register_refuse(struct reg *r, struct httpd_req *req, const struct reg_worker *w,
+			    const struct reg_addr *peer, const char *why)
+{
+	char ps[64];
+	reg_addr_str(peer, ps, sizeof ps);
+	log_warn("refused worker %s from %s: %s", w->id, ps, why);
+	reg_metrics_add(&r->metrics, "elastic_registrations_refused_total", "", 1);
+	reply_error(r, req, 403, "url",
+		    "worker %s: %s; a worker's URL must name the machine that registers it "
+		    "(this registration comes from %s)",
+		    w->id, why, ps);
+}
+
+static void register_check(struct reg *r, struct httpd_req *req, struct reg_body_register *rb,
+			   uid_t uid, const struct reg_addr *peer, int err,
+			   const struct reg_addr *addrs, size_t n)
+{
+	const struct reg_worker *w = rb->w;
+	char why[400];
+	if (err == EAI_AGAIN) {
+		httpd_add_header(req, "Retry-After", "5");
+		reply_error(r, req, 503, "url", "cannot resolve the host %s of worker %s now; try again",
+			    w->host, w->id);
+		goto out;
+	}
+	if (err) {
+		snprintf(why, sizeof why, "its host %s does not resolve", w->host);
+		register_refuse(r, req, w, peer, why);
+		goto out;
+	}
+	struct reg_addr local[64];
+	size_t nlocal = reg_peer_local_addrs(local, 64);
+	if (!reg_peer_allowed(peer, addrs, n, local, nlocal)) {
+		struct reg_addr a;
+		int k = snprintf(why, sizeof why, "its host %s %s", w->host,
+				 reg_addr_parse(w->host, &a) == 0 ? "is another machine's address"
+								  : "resolves to");
+		for (size_t i = 0; reg_addr_parse(w->host, &a) < 0 && i < n && k > 0 &&
+				   (size_t)k < sizeof why - 64;
+		     i++) {
+			char as[64];
+			reg_addr_str(&addrs[i], as, sizeof as);
+			k += snprintf(why + k, sizeof why - (size_t)k, "%s%s", i ? ", " : " ", as);
+		}
+		register_refuse(r, req, w, peer, why);
+		goto out;
+	}
+	register_finish(r, req, rb, uid);
+out:
+	reg_worker_free(rb->w);
+	rb->w = NULL;
+}
+
+static void pending_reg_unlink(struct reg *r, struct reg_pending_reg *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		r->pending_regs = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+}
+
+static void on_host_resolved(int err, const struct reg_addr *addrs, size_t n, void *arg)
+{
+	struct reg_pending_reg *p = arg;
+	pending_reg_unlink(p->reg, p);
+	register_check(p->reg, p->req, &p->rb, p->uid, &p->peer, err, addrs, n);
+	free(p);
+}
+
+static void api_register(struct reg *r, struct httpd_req *req, const struct auth_who *who)
+{
+	size_t len;
+	const char *body = httpd_req_body(req, &len);
+	char err[300];
+	struct reg_body_register rb;
+	if (reg_body_register(body, len, &rb, err, sizeof err) < 0) {
+		reply_bad(r, req, err);
+		return;
+	}
+	if (!r->cfg->check_worker_host) {
+		register_finish(r, req, &rb, who->uid);
+		return;
+	}
+	struct reg_addr peer;
+	if (reg_addr_parse(httpd_req_peer(req), &peer) < 0) {
+		reply_error(r, req, 403, "url", "cannot tell where this registration comes from (%s)",
+			    httpd_req_peer(req));
+		reg_worker_free(rb.w);
+		return;
+	}
+	struct reg_pending_reg *p = calloc(1, sizeof *p);
+	if (!p)
+		abort();
+	p->reg = r;
+	p->req = req;
+	p->rb = rb;
+	p->uid = who->uid;
+	p->peer = peer;
+	p->next = r->pending_regs;
+	if (r->pending_regs)
+		r->pending_regs->prev = p;
+	r->pending_regs = p;
+	p->lookup = reg_resolve(r->resolver, rb.w->host, on_host_resolved, p);
 }
 
 static void api_heartbeat(struct reg *r, struct httpd_req *req)
 {
-	struct json_object *o = body_json(r, req);
-	if (!o)
+	size_t len;
+	const char *body = httpd_req_body(req, &len);
+	char err[300];
+	struct reg_body_heartbeat hb;
+	if (reg_body_heartbeat(body, len, &hb, err, sizeof err) < 0) {
+		reply_bad(r, req, err);
 		return;
-	char err[300], e[200];
-	const char *job_id = NULL, *node = NULL;
-	struct json_object *ws = NULL;
-	if (reg_json_str(o, "job_id", &job_id, err, sizeof err) < 0 ||
-	    reg_json_str(o, "node", &node, err, sizeof err) < 0)
-		goto bad;
-	if (!json_object_object_get_ex(o, "workers", &ws) || !ws ||
-	    !json_object_is_type(ws, json_type_array)) {
-		snprintf(err, sizeof err, "'workers' must be an array");
-		goto bad;
-	}
-	size_t n = json_object_array_length(ws);
-	if (n > MAX_HB_WORKERS) {
-		snprintf(err, sizeof err, "'workers' has %zu entries; at most %d", n, MAX_HB_WORKERS);
-		goto bad;
-	}
-	/* Validate everything first: a bad heartbeat changes nothing. */
-	struct reg_load *loads = calloc(n ? n : 1, sizeof *loads);
-	const char **ids = calloc(n ? n : 1, sizeof *ids);
-	int *states = calloc(n ? n : 1, sizeof *states); /* -1 none, 0 starting, 1 ready, 2 draining */
-	if (!loads || !ids || !states)
-		abort();
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *w = json_object_array_get_idx(ws, i);
-		char where[40], ek[60];
-		snprintf(where, sizeof where, "workers[%zu].", i);
-		if (!json_object_is_type(w, json_type_object)) {
-			snprintf(err, sizeof err, "'workers[%zu]' must be an object", i);
-			goto bad2;
-		}
-		const char *st = NULL;
-		if (reg_json_need_str(w, "id", MAX_ID, &ids[i], e, sizeof e) < 0 ||
-		    reg_json_str(w, "state", &st, e, sizeof e) < 0) {
-			snprintf(err, sizeof err, "'%s%s", where, e + 1);
-			goto bad2;
-		}
-		states[i] = -1;
-		if (st) {
-			if (strcmp(st, "starting") == 0)
-				states[i] = 0;
-			else if (strcmp(st, "ready") == 0)
-				states[i] = 1;
-			else if (strcmp(st, "draining") == 0)
-				states[i] = 2;
-			else {
-				snprintf(ek, sizeof ek, "%sstate", where);
-				snprintf(err, sizeof err, "'%s' must be starting, ready or draining", ek);
-				goto bad2;
-			}
-		}
-		loads[i].requests = -1;
-		if (parse_load(w, &loads[i], where, err, sizeof err) < 0)
-			goto bad2;
 	}
 	double now = reg_now();
 	int64_t mono = reg_mono_ms();
 	struct buf b = BUF_INIT;
 	size_t unknown = 0;
 	buf_puts(&b, "{\"unknown\":[");
-	for (size_t i = 0; i < n; i++) {
-		struct reg_worker *w = reg_workers_find(&r->workers, ids[i]);
-		bool has_load = json_object_object_get_ex(json_object_array_get_idx(ws, i), "load", NULL);
+	for (size_t i = 0; i < hb.n; i++) {
+		const struct reg_body_hb_worker *e = &hb.v[i];
+		struct reg_worker *w = reg_workers_find(&r->workers, e->id);
+		const struct reg_load *load = e->has_load ? &e->load : NULL;
 		if (!w || w->state == REG_W_GONE) {
 			buf_puts(&b, unknown++ ? "," : "");
-			buf_json_str(&b, ids[i], strlen(ids[i]));
+			buf_json_str(&b, e->id, strlen(e->id));
 			continue;
 		}
-		if (states[i] == 2) {
-			reg_workers_heartbeat(&r->workers, ids[i], false, has_load ? &loads[i] : NULL, now, mono);
+		if (e->state == REG_W_DRAINING) {
+			reg_workers_heartbeat(&r->workers, e->id, false, load, now, mono);
 			reg_workers_apply(&r->workers, w, REG_WEV_DRAIN, NULL, now, mono);
-		} else if (states[i] < 0) {
+		} else if (e->state < 0) {
 			/* No state: keep it, refresh time and load. */
 			w->last_heartbeat = now;
 			w->last_hb_mono = mono;
-			if (has_load)
-				w->load = loads[i];
+			if (load)
+				w->load = *load;
 		} else {
-			reg_workers_heartbeat(&r->workers, ids[i], states[i] == 1,
-					      has_load ? &loads[i] : NULL, now, mono);
+			reg_workers_heartbeat(&r->workers, e->id, e->state == REG_W_READY, load, now,
+					      mono);
 		}
 	}
 	buf_printf(&b, "],\"heartbeat_ms\":%lld}", (long long)r->cfg->heartbeat_ms);
@@ -408,93 +334,45 @@ static void api_heartbeat(struct reg *r, struct httpd_req *req)
 		reg_metrics_add(&r->metrics, "elastic_heartbeat_unknown_total", "", (double)unknown);
 	reply_json(r, req, 200, &b);
 	buf_free(&b);
-	free(loads);
-	free(ids);
-	free(states);
-	json_object_put(o);
-	return;
-bad2:
-	free(loads);
-	free(ids);
-	free(states);
-bad:
-	json_object_put(o);
-	reply_bad(r, req, err);
-}
-
-static const char *const dereg_reasons[] = {"sigterm", "engine_exit", "startup_failed",
-					    "shutdown", NULL};
-static const char *const end_reasons[] = {"preempted", "cancelled", "timeout", "completed",
-					  "failed", "node_fail", "unknown", NULL};
-
-static int one_of(const char *s, const char *const *set)
-{
-	for (int i = 0; set[i]; i++)
-		if (strcmp(s, set[i]) == 0)
-			return 1;
-	return 0;
+	reg_body_heartbeat_free(&hb);
 }
 
 static void api_deregister(struct reg *r, struct httpd_req *req)
 {
-	struct json_object *o = body_json(r, req);
-	if (!o)
-		return;
+	size_t len;
+	const char *body = httpd_req_body(req, &len);
 	char err[300];
-	const char *job_id, *node = NULL, *reason = NULL;
-	struct json_object *ids = NULL;
-	if (need_job_id(o, &job_id, err, sizeof err) < 0 ||
-	    reg_json_str(o, "node", &node, err, sizeof err) < 0 ||
-	    reg_json_need_str(o, "reason", 32, &reason, err, sizeof err) < 0)
-		goto bad;
-	if (!one_of(reason, dereg_reasons)) {
-		snprintf(err, sizeof err,
-			 "'reason' must be sigterm, engine_exit, startup_failed or shutdown, not \"%.32s\"",
-			 reason);
-		goto bad;
-	}
-	if (json_object_object_get_ex(o, "ids", &ids) && ids) {
-		if (!json_object_is_type(ids, json_type_array)) {
-			snprintf(err, sizeof err, "'ids' must be an array of worker ids");
-			goto bad;
-		}
-		for (size_t i = 0; i < json_object_array_length(ids); i++)
-			if (!json_object_is_type(json_object_array_get_idx(ids, i), json_type_string)) {
-				snprintf(err, sizeof err, "'ids' must be an array of worker ids (item %zu is not)", i);
-				goto bad;
-			}
+	struct reg_body_deregister d;
+	if (reg_body_deregister(body, len, &d, err, sizeof err) < 0) {
+		reply_bad(r, req, err);
+		return;
 	}
 	double now = reg_now();
 	int64_t mono = reg_mono_ms();
 	size_t removed = 0;
-	if (ids) {
-		for (size_t i = 0; i < json_object_array_length(ids); i++) {
-			const char *id = json_object_get_string(json_object_array_get_idx(ids, i));
-			struct reg_worker *w = reg_workers_find(&r->workers, id);
-			if (w && strcmp(w->job_id, job_id) == 0 &&
-			    reg_workers_apply(&r->workers, w, REG_WEV_DEREGISTER, reason, now, mono))
+	if (d.has_ids) {
+		for (size_t i = 0; i < d.nids; i++) {
+			struct reg_worker *w = reg_workers_find(&r->workers, d.ids[i]);
+			if (w && strcmp(w->job_id, d.job_id) == 0 &&
+			    reg_workers_apply(&r->workers, w, REG_WEV_DEREGISTER, d.reason, now, mono))
 				removed++;
 		}
 	} else {
-		removed = reg_workers_apply_job(&r->workers, job_id, node && *node ? node : NULL,
-						REG_WEV_DEREGISTER, reason, now, mono);
+		removed = reg_workers_apply_job(&r->workers, d.job_id, d.node[0] ? d.node : NULL,
+						REG_WEV_DEREGISTER, d.reason, now, mono);
 	}
 	if (removed) {
 		struct reg_pool *pool = NULL;
-		reg_pools_find_job(&r->pools, job_id, &pool);
+		reg_pools_find_job(&r->pools, d.job_id, &pool);
 		reg_events_add(r->events, now, pool ? pool->name : NULL,
-			       "%zu worker(s) of job %s on %s deregistered (%s)", removed, job_id,
-			       node && *node ? node : "?", reason);
+			       "%zu worker(s) of job %s on %s deregistered (%s)", removed, d.job_id,
+			       d.node[0] ? d.node : "?", d.reason);
 	}
-	json_object_put(o);
+	reg_body_deregister_free(&d);
 	struct buf b = BUF_INIT;
 	buf_printf(&b, "{\"removed\":%zu}", removed);
 	reply_json(r, req, 200, &b);
 	buf_free(&b);
-	return;
-bad:
-	json_object_put(o);
-	reply_bad(r, req, err);
 }
 
 /* ---------------------------------------------------------------- plugin */
@@ -531,32 +409,16 @@ static void on_refined(const char *state, const char *reason, void *arg)
 
 static void api_jobs_ended(struct reg *r, struct httpd_req *req)
 {
-	struct json_object *o = body_json(r, req);
-	if (!o)
-		return;
+	size_t len;
+	const char *body = httpd_req_body(req, &len);
 	char err[300];
-	const char *job_id, *node = NULL, *reason = "unknown";
-	int64_t status = 0, sig = 0;
-	if (need_job_id(o, &job_id, err, sizeof err) < 0 ||
-	    reg_json_str(o, "node", &node, err, sizeof err) < 0 ||
-	    reg_json_str(o, "reason", &reason, err, sizeof err) < 0 ||
-	    reg_json_int(o, "exit_status", -1000000, 1000000, &status, err, sizeof err) < 0 ||
-	    reg_json_int(o, "signal", 0, 128, &sig, err, sizeof err) < 0)
-		goto bad;
-	if (!one_of(reason, end_reasons)) {
-		snprintf(err, sizeof err,
-			 "'reason' must be preempted, cancelled, timeout, completed, failed, node_fail or unknown");
-		goto bad;
+	struct reg_body_ended e;
+	if (reg_body_ended(body, len, &e, err, sizeof err) < 0) {
+		reply_bad(r, req, err);
+		return;
 	}
-	/* Copies: the strings belong to O, freed before the reply. */
-	char why[16], id[REG_JOB_ID_MAX], nd[64];
-	reg_strlcpy(why, reason, sizeof why);
-	reg_strlcpy(id, job_id, sizeof id);
-	reg_strlcpy(nd, node && *node ? node : "?", sizeof nd);
-	json_object_put(o);
-	o = NULL;
-	reason = why;
-	job_id = id;
+	const char *job_id = e.job_id, *reason = e.reason, *nd = e.node;
+	int64_t status = e.exit_status, sig = e.sig;
 	size_t removed = reg_workers_apply_job(&r->workers, job_id, NULL, REG_WEV_JOB_ENDED,
 					       "job_ended", reg_now(), reg_mono_ms());
 	struct reg_pool *pool = NULL;
@@ -589,14 +451,19 @@ static void api_jobs_ended(struct reg *r, struct httpd_req *req)
 		return;
 	}
 	reply_ended(r, req, removed, reason);
-	return;
-bad:
-	json_object_put(o);
-	reply_bad(r, req, err);
 }
 
 void reg_api_free(struct reg *r)
 {
+	while (r->pending_regs) {
+		struct reg_pending_reg *p = r->pending_regs;
+		pending_reg_unlink(r, p);
+		reg_resolve_cancel(p->lookup);
+		httpd_add_header(p->req, "Retry-After", "1");
+		reply_error(r, p->req, 503, NULL, "the registry is stopping");
+		reg_worker_free(p->rb.w);
+		free(p);
+	}
 	while (r->pending) {
 		struct reg_pending *p = r->pending;
 		pending_unlink(r, p);
@@ -661,33 +528,22 @@ static void api_pools_list(struct reg *r, struct httpd_req *req)
 
 static void api_pools_create(struct reg *r, struct httpd_req *req)
 {
-	struct json_object *o = body_json(r, req);
-	if (!o)
-		return;
+	size_t len;
+	const char *body = httpd_req_body(req, &len);
 	char err[300];
-	const char *config = NULL, *filename = "model.toml";
-	if (reg_json_str(o, "filename", &filename, err, sizeof err) < 0)
-		goto bad;
-	if (!*filename || strlen(filename) > 255 || !reg_printable(filename)) {
-		snprintf(err, sizeof err, "'filename' must be a file name of 1 to 255 printable characters");
-		goto bad;
-	}
-	if (reg_json_str(o, "config", &config, err, sizeof err) < 0)
-		goto bad;
-	if (!config) {
-		snprintf(err, sizeof err, "'config' is required: the text of a model.toml");
-		goto bad;
-	}
-	struct model_config *cfg;
 	struct buf errs = BUF_INIT;
-	if (model_parse(config, strlen(config), filename, &cfg, &errs) < 0) {
-		while (errs.len && errs.data[errs.len - 1] == '\n')
-			errs.data[--errs.len] = '\0';
-		reply_error(r, req, 400, "config", "%s", errs.data ? errs.data : "invalid model.toml");
+	struct reg_body_pool bp;
+	bool config_bad;
+	if (reg_body_pool(body, len, &bp, &errs, &config_bad, err, sizeof err) < 0) {
+		if (config_bad)
+			reply_error(r, req, 400, "config", "%s", errs.data ? errs.data : err);
+		else
+			reply_bad(r, req, err);
 		buf_free(&errs);
-		json_object_put(o);
 		return;
 	}
+	struct model_config *cfg = bp.cfg;
+	const char *filename = bp.filename;
 	buf_free(&errs);
 	if (!cfg->registry_url)
 		cfg->registry_url = reg_strdup(r->url);
@@ -714,17 +570,13 @@ static void api_pools_create(struct reg *r, struct httpd_req *req)
 			       cfg->max_nodes);
 		status = 201;
 	}
-	json_object_put(o);
 	char e[400];
 	if (reg_state_write_pool(r->cfg->state_dir, pool, e, sizeof e) < 0)
 		log_error("%s", e); /* submit() tries again */
 	reg_mark_dirty(r);
 	reg_jobs_kick(r);
 	reply_pool(r, req, status, pool);
-	return;
-bad:
-	json_object_put(o);
-	reply_bad(r, req, err);
+	free(bp.filename);
 }
 
 static struct reg_pool *pool_arg(struct reg *r, struct httpd_req *req, const char *enc,
@@ -743,15 +595,12 @@ static struct reg_pool *pool_arg(struct reg *r, struct httpd_req *req, const cha
 
 static void api_pool_scale(struct reg *r, struct httpd_req *req, struct reg_pool *pool)
 {
-	struct json_object *o = body_json(r, req);
-	if (!o)
-		return;
+	size_t len;
+	const char *body = httpd_req_body(req, &len);
 	char err[300];
-	int64_t target = 0;
-	int got = reg_json_int(o, "target", 0, 100000, &target, err, sizeof err);
-	json_object_put(o);
-	if (got <= 0) {
-		reply_bad(r, req, got < 0 ? err : "'target' is required: the number of nodes wanted");
+	int target;
+	if (reg_body_scale(body, len, &target, err, sizeof err) < 0) {
+		reply_bad(r, req, err);
 		return;
 	}
 	if (pool->deleting) {
@@ -801,28 +650,20 @@ static void api_pool_get(struct reg *r, struct httpd_req *req, struct reg_pool *
 
 static void api_drain(struct reg *r, struct httpd_req *req)
 {
-	struct json_object *o = body_json(r, req);
-	if (!o)
-		return;
+	size_t len;
+	const char *body = httpd_req_body(req, &len);
 	char err[300];
-	const char *wid = NULL, *job_id = NULL;
-	if (reg_json_str(o, "worker", &wid, err, sizeof err) < 0 ||
-	    reg_json_str(o, "job_id", &job_id, err, sizeof err) < 0) {
-		json_object_put(o);
+	struct reg_body_drain d;
+	if (reg_body_drain(body, len, &d, err, sizeof err) < 0) {
 		reply_bad(r, req, err);
 		return;
 	}
-	if (!wid == !job_id) {
-		json_object_put(o);
-		reply_error(r, req, 400, NULL, "give either 'worker' or 'job_id'");
-		return;
-	}
+	const char *wid = d.worker[0] ? d.worker : NULL, *job_id = d.job_id;
 	int n = 0;
 	if (wid) {
 		struct reg_worker *w = reg_workers_find(&r->workers, wid);
 		if (!w || w->state == REG_W_GONE) {
 			reply_error(r, req, 404, "worker", "no worker '%s'", wid);
-			json_object_put(o);
 			return;
 		}
 		n = reg_workers_apply(&r->workers, w, REG_WEV_DRAIN, NULL, reg_now(), reg_mono_ms());
@@ -840,14 +681,12 @@ static void api_drain(struct reg *r, struct httpd_req *req)
 			if (!have) {
 				reply_error(r, req, 404, "job_id", "no job '%s' with workers or in a pool",
 					    job_id);
-				json_object_put(o);
 				return;
 			}
 			n = (int)reg_workers_apply_job(&r->workers, job_id, NULL, REG_WEV_DRAIN, NULL,
 						       reg_now(), reg_mono_ms());
 		}
 	}
-	json_object_put(o);
 	struct buf b = BUF_INIT;
 	buf_printf(&b, "{\"drained\":%d}", n);
 	reply_json(r, req, 200, &b);
@@ -1036,6 +875,13 @@ void reg_api_handle(struct httpd_req *req, void *arg)
 
 	/* Authenticate, then authorise, before looking at the body. */
 	struct auth_who who = {r->self_uid, getegid(), AUTH_NONE};
+	if (r->auth_mode == AUTH_MUNGE && r->auth_down_mono) {
+		/* Known down: no request waits for libmunge's retries on a dead
+		 * socket; the tick's probe notices when munged is back. */
+		httpd_add_header(req, "Retry-After", "1");
+		reply_error(r, req, 503, NULL, "cannot check the credential: munged is unreachable");
+		return;
+	}
 	if (r->auth_mode != AUTH_NONE) {
 		struct buf target = BUF_INIT;
 		const char *q = httpd_req_query(req);
@@ -1051,6 +897,8 @@ void reg_api_handle(struct httpd_req *req, void *arg)
 						 method, target.data, body, len, (int64_t)reg_now(),
 						 &who, err, sizeof err);
 		buf_free(&target);
+		if (ar != AUTH_DENIED) /* a refusal may not have asked munged */
+			reg_auth_seen(r, ar, err);
 		if (ar == AUTH_UNAVAILABLE) {
 			httpd_add_header(req, "Retry-After", "1");
 			reply_error(r, req, 503, NULL, "cannot check the credential: %s", err);

@@ -24,6 +24,7 @@ void reg_config_init(struct reg_config *cfg)
 	memset(cfg, 0, sizeof *cfg);
 	cfg->listen_port = REG_DEFAULT_PORT;
 	cfg->auth = reg_strdup("munge");
+	cfg->check_worker_host = true;
 	cfg->heartbeat_ms = 1000;
 	cfg->heartbeat_timeout_ms = 3000;
 	cfg->keep_gone_ms = 10 * 60 * 1000;
@@ -47,6 +48,7 @@ void reg_config_free(struct reg_config *cfg)
 	free(cfg->advertise_url);
 	free(cfg->state_dir);
 	free(cfg->auth);
+	free(cfg->munge_socket);
 	free(cfg->allow_uids);
 	free(cfg->log_level);
 	free(cfg->log_file);
@@ -131,7 +133,8 @@ int reg_config_add_uid(struct reg_config *cfg, const char *spec, char *err, size
 
 static const char *const top_keys[] = {
 	"listen", "advertise_url", "state_dir", "auth", "allow_uids", "log_level", "log_file",
-	"health", "acquirer", "slurm", "routing", "proxy", NULL,
+	"check_worker_host", "munge_socket", "health", "acquirer", "slurm", "routing", "proxy",
+	NULL,
 };
 static const char *const health_keys[] = {
 	"heartbeat_interval", "heartbeat_timeout", "keep_gone", NULL,
@@ -180,6 +183,13 @@ static void parse_top(struct tcfg *c, const struct toml_value *root, struct reg_
 		cfg->log_level = reg_strdup(level_names[lv]);
 	}
 	tcfg_str(c, root, NULL, "log_file", &cfg->log_file);
+	int check;
+	if (tcfg_bool(c, root, NULL, "check_worker_host", &check) == 1)
+		cfg->check_worker_host = check;
+	if (tcfg_str(c, root, NULL, "munge_socket", &cfg->munge_socket) == 1 &&
+	    (cfg->munge_socket[0] != '/' || strlen(cfg->munge_socket) >= 108))
+		tcfg_error(c, toml_table_get(root, "munge_socket")->pos,
+			   "munge_socket must be an absolute path of at most 107 bytes");
 
 	const struct toml_value *u = toml_table_get(root, "allow_uids");
 	if (u && u->type != TOML_ARRAY) {
@@ -274,7 +284,8 @@ static void parse_routing(struct tcfg *c, const struct toml_value *root, struct 
 static void check_top_keys(struct tcfg *c, const struct toml_value *root)
 {
 	static const char *const keys[] = {"listen", "advertise_url", "state_dir", "auth",
-					   "allow_uids", "log_level", "log_file", NULL};
+					   "allow_uids", "log_level", "log_file",
+					   "check_worker_host", "munge_socket", NULL};
 	static const char *const sections[] = {"health", "acquirer", "slurm", "routing", "proxy",
 					       NULL};
 	for (size_t i = 0; i < root->u.tab.len; i++) {

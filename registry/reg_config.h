@@ -6,9 +6,12 @@
  *   advertise_url = "http://login1:8780"  # what jobs use to reach us
  *   state_dir = "/var/lib/elastic-serve/registry"
  *   auth = "munge"                   # munge | token:PATH | none (loopback)
+ *   munge_socket = "/run/munge/munge.socket.2"  # munged's socket (default: libmunge's)
  *   allow_uids = [1001, "alice"]     # besides the registry's own uid
  *   log_level = "info"
  *   log_file = "/var/log/elastic-registry.log"
+ *   check_worker_host = true         # a worker's URL must name its caller
+ *                                    # (registry/reg_peer.h)
  *
  *   [health]
  *   heartbeat_interval = "1s"
@@ -39,6 +42,7 @@
 #ifndef ES_REG_CONFIG_H
 #define ES_REG_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -55,10 +59,13 @@ struct reg_config {
 	char *advertise_url;         /* NULL: derived from listen and hostname */
 	char *state_dir;             /* pools, jobs, state.json, api_key */
 	char *auth;                  /* "munge", "token:PATH" or "none" */
+	char *munge_socket;          /* NULL: libmunge's default socket */
 	uid_t *allow_uids;           /* uids allowed besides our own */
 	size_t nallow_uids;
 	char *log_level;             /* NULL: info */
 	char *log_file;              /* NULL: stderr */
+	bool check_worker_host;      /* registrations must name the caller's
+					host (reg_peer.h); default true */
 	/* [health] */
 	int64_t heartbeat_ms;        /* interval agents are told to use */
 	int64_t heartbeat_timeout_ms;/* evicted after this without heartbeat */

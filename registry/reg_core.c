@@ -19,6 +19,7 @@
 #include "reg_api.h"
 #include "reg_auth.h"
 #include "reg_jobs.h"
+#include "reg_peer.h"
 #include "reg_proc.h"
 #include "reg_slurm.h"
 #include "reg_state.h"
@@ -39,10 +40,23 @@ int reg_save_now(struct reg *r)
 				      sizeof err);
 	buf_free(&b);
 	if (rc < 0) {
+		/* The file on disk stays the last one written (the new one goes to
+		 * a temporary file first); memory is the truth until a retry
+		 * succeeds. */
 		log_error("cannot save the state: %s", err);
+		if (r->save_failures++ == 0)
+			reg_events_add(r->events, reg_now(), NULL,
+				       "cannot save the state (%s): retrying every second; the file on "
+				       "disk keeps the state of %.0f s ago",
+				       err, reg_now() - r->saved_at);
 		reg_metrics_add(&r->metrics, "elastic_state_writes_total", "result=\"error\"", 1);
 		return -1;
 	}
+	if (r->save_failures)
+		reg_events_add(r->events, reg_now(), NULL, "state saved again after %u failed attempt(s)",
+			       r->save_failures);
+	r->save_failures = 0;
+	r->saved_at = reg_now();
 	r->dirty = false;
 	reg_metrics_add(&r->metrics, "elastic_state_writes_total", "result=\"ok\"", 1);
 	return 0;
@@ -108,13 +122,52 @@ static void worker_hook(struct reg_worker *w, enum reg_wstate from, void *arg)
 	reg_jobs_kick(r);
 }
 
+/* ---------------------------------------------------------------- munged */
+
+void reg_auth_seen(struct reg *r, enum auth_result ar, const char *err)
+{
+	int64_t mono = reg_mono_ms();
+	if (ar == AUTH_UNAVAILABLE) {
+		if (r->auth_down_mono)
+			return;
+		r->auth_down_mono = mono;
+		r->auth_probe_mono = mono;
+		log_error("%s: heartbeats cannot be checked; evictions for missing heartbeats "
+			  "are paused until munged answers", err);
+		reg_events_add(r->events, reg_now(), NULL,
+			       "munged unreachable (%s): evictions for missing heartbeats paused", err);
+		reg_metrics_set(&r->metrics, "elastic_auth_unavailable", "", 1);
+		reg_metrics_add(&r->metrics, "elastic_auth_outages_total", "", 1);
+		return;
+	}
+	if (!r->auth_down_mono)
+		return;
+	double secs = (double)(mono - r->auth_down_mono) / 1000.0;
+	r->auth_down_mono = 0;
+	size_t n = reg_workers_grace(&r->workers, mono);
+	log_info("munged answers again after %.1f s; %zu worker(s) get a fresh heartbeat timeout",
+		 secs, n);
+	reg_events_add(r->events, reg_now(), NULL,
+		       "munged answers again after %.1f s: %zu worker(s) get a fresh heartbeat timeout",
+		       secs, n);
+	reg_metrics_set(&r->metrics, "elastic_auth_unavailable", "", 0);
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct reg *r = arg;
 	int64_t mono = reg_mono_ms();
-	reg_workers_evict_stale(&r->workers, r->cfg->heartbeat_timeout_ms, reg_now(), mono);
+	if (r->auth_down_mono && mono - r->auth_probe_mono >= 1000) {
+		/* Agents keep trying, but do not wait for them. */
+		char err[256];
+		r->auth_probe_mono = mono;
+		if (auth_probe(&r->auth, err, sizeof err) == AUTH_OK)
+			reg_auth_seen(r, AUTH_OK, NULL);
+	}
+	if (!r->auth_down_mono)
+		reg_workers_evict_stale(&r->workers, r->cfg->heartbeat_timeout_ms, reg_now(), mono);
 	reg_workers_reap(&r->workers, r->cfg->keep_gone_ms, MAX_GONE, mono);
 }
 
@@ -184,6 +237,7 @@ struct reg *reg_new(struct event_base *base, struct reg_config *cfg, char *err, 
 	r->cfg = cfg;
 	r->self_uid = geteuid();
 	r->started_at = reg_now();
+	r->saved_at = r->started_at;
 	r->started_mono = reg_mono_ms();
 	r->events = calloc(1, sizeof *r->events);
 	if (!r->events)
@@ -205,6 +259,8 @@ struct reg *reg_new(struct event_base *base, struct reg_config *cfg, char *err, 
 	}
 	if (auth_server_init(&r->auth, r->auth_mode, token_path, 1, err, errlen) < 0)
 		goto fail;
+	if (cfg->munge_socket)
+		reg_strlcpy(r->auth.munge_socket, cfg->munge_socket, sizeof r->auth.munge_socket);
 
 	/* State. */
 	if (reg_state_mkdirs(cfg->state_dir, cfg->output_dir, err, errlen) < 0)
@@ -277,6 +333,11 @@ struct reg *reg_new(struct event_base *base, struct reg_config *cfg, char *err, 
 	}
 
 	r->procs = reg_procs_new(base);
+	r->resolver = reg_resolver_new(base, 60 * 1000);
+	if (!r->resolver) {
+		snprintf(err, errlen, "cannot create the name resolver: %s", strerror(errno));
+		goto fail;
+	}
 	r->tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, r);
 	r->save_ev = evtimer_new(base, save_cb, r);
 	if (!r->tick_ev || !r->save_ev)
@@ -331,6 +392,7 @@ void reg_free(struct reg *r)
 	r->proxy = NULL;
 	reg_procs_free(r->procs); /* runs pending callbacks as cancelled */
 	reg_api_free(r);
+	reg_resolver_free(r->resolver);
 	reg_jobs_free(r);
 	if (r->httpd)
 		httpd_free(r->httpd);

@@ -25,6 +25,7 @@ static const struct family families[] = {
 	{"elastic_start_time_seconds", "gauge", "When the registry started (Unix time)."},
 	{"elastic_workers", "gauge", "Workers by pool and state (starting, ready, draining, gone)."},
 	{"elastic_registrations_total", "counter", "Worker registrations accepted."},
+	{"elastic_registrations_refused_total", "counter", "Worker registrations refused because their URL does not name the registering machine."},
 	{"elastic_heartbeats_total", "counter", "Heartbeat requests received."},
 	{"elastic_heartbeat_unknown_total", "counter", "Worker ids in heartbeats that the registry did not know (answered as unknown)."},
 	{"elastic_evictions_total", "counter", "Workers taken out of routing, by cause (heartbeat_timeout, job_ended, deregister reasons, job_gone)."},
@@ -38,6 +39,8 @@ static const struct family families[] = {
 	{"elastic_acquirer_errors_total", "counter", "Failed SLURM commands, by command (sbatch, squeue, scancel, sacct)."},
 	{"elastic_http_requests_total", "counter", "Control API requests, by status code."},
 	{"elastic_state_writes_total", "counter", "State file writes, by result (ok, error)."},
+	{"elastic_auth_unavailable", "gauge", "1 while munged cannot be reached (evictions for missing heartbeats are paused)."},
+	{"elastic_auth_outages_total", "counter", "Times munged became unreachable."},
 };
 #define NFAM (sizeof families / sizeof families[0])
 

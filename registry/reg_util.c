@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
+
 double reg_now(void)
 {
 	struct timespec ts;
@@ -54,9 +56,19 @@ struct json_object *reg_json_parse(const char *s, size_t len, char *err, size_t 
 		snprintf(err, errlen, "request body contains a NUL byte");
 		return NULL;
 	}
-	struct json_tokener *tok = json_tokener_new();
+	/* json-c's own check lets overlong forms and surrogates through. */
+	size_t bad;
+	if (!buf_utf8_valid(s, len, &bad)) {
+		snprintf(err, errlen, "request body is not valid JSON: invalid UTF-8 at byte %zu", bad);
+		return NULL;
+	}
+	/* json-c's strict mode (no comments, NaN, trailing commas...) and
+	 * strings in valid UTF-8, so that whatever the registry echoes back
+	 * (ids in replies, events, ls) is valid JSON. */
+	struct json_tokener *tok = json_tokener_new_ex(REG_JSON_MAX_DEPTH);
 	if (!tok)
 		abort();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	struct json_object *o = json_tokener_parse_ex(tok, s, (int)(len > 0x7fffffff ? 0x7fffffff : len));
 	enum json_tokener_error je = json_tokener_get_error(tok);
 	size_t used = (size_t)json_tokener_get_parse_end(tok);

@@ -21,8 +21,14 @@ void reg_strlcpy(char *dst, const char *src, size_t size);
 /* strdup that aborts on failure; NULL stays NULL. */
 char *reg_strdup(const char *s);
 
-/* Parses LEN bytes of S as one JSON object. Returns it (release with
- * json_object_put), or NULL with ERR ("body is not valid JSON: ..."). */
+/* Containers nest at most this deep in a parsed body. */
+#define REG_JSON_MAX_DEPTH 32
+
+/* Parses LEN bytes of S as one JSON object in json-c's strict mode (no
+ * comments, NaN or trailing commas), strings in valid UTF-8, at most
+ * REG_JSON_MAX_DEPTH levels deep.
+ * Returns it (release with json_object_put), or NULL with ERR ("body is
+ * not valid JSON: ..."). */
 struct json_object *reg_json_parse(const char *s, size_t len, char *err, size_t errlen);
 
 /* Typed getters. They return 1 when KEY is present and valid (*OUT set),

@@ -272,6 +272,19 @@ size_t reg_workers_evict_stale(struct reg_workers *t, int64_t timeout_ms, double
 	return n;
 }
 
+size_t reg_workers_grace(struct reg_workers *t, int64_t mono)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		struct reg_worker *w = t->v[i];
+		if (w->state != REG_W_GONE && w->last_hb_mono < mono) {
+			w->last_hb_mono = mono;
+			n++;
+		}
+	}
+	return n;
+}
+
 size_t reg_workers_apply_job(struct reg_workers *t, const char *job_id, const char *node,
 			     enum reg_wevent ev, const char *cause, double now, int64_t mono)
 {

@@ -146,6 +146,12 @@ struct reg_worker *reg_workers_heartbeat(struct reg_workers *t, const char *id, 
 size_t reg_workers_evict_stale(struct reg_workers *t, int64_t timeout_ms, double now,
 			       int64_t mono);
 
+/* Gives every worker not gone a fresh heartbeat timeout from MONO (its
+ * last_heartbeat, what users see, is left alone): after a time in which
+ * the registry could not take heartbeats (munged down), workers are not
+ * evicted for what they could not do. Returns how many. */
+size_t reg_workers_grace(struct reg_workers *t, int64_t mono);
+
 /* Applies EV to every worker of JOB_ID not gone (and, when NODE is not
  * NULL, on that node only). Returns how many changed. */
 size_t reg_workers_apply_job(struct reg_workers *t, const char *job_id, const char *node,

@@ -13,6 +13,8 @@ PKGS=(
 	libevent-dev libjson-c-dev libcurl4-openssl-dev libmunge-dev munge check
 	libslurm-dev slurm-wlm slurm-client
 	curl python3 mandoc procps iproute2 acl
+	# make fuzz: clang's libFuzzer and sanitizer runtimes (clang: below)
+	libclang-rt-dev
 )
 # Tools that tests and benchmarks use, as COMMAND:PACKAGE: a command already
 # on the PATH (from any source) counts as present. nginx and wrk for the proxy

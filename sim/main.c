@@ -75,6 +75,7 @@ static const struct flag flags[] = {
 	{"fail-rate", F_DBL, &cfg.fail_rate, "P", "fraction of inference requests answered 500 (default 0)"},
 	{"crash-after", F_LONG, &cfg.crash_after, "N", "exit abruptly (status 70) once N requests are answered"},
 	{"hang-after", F_LONG, &cfg.hang_after, "N", "stop answering once N requests are answered"},
+	{"garbage-after", F_LONG, &cfg.garbage_after, "N", "answer garbage once N requests are answered"},
 	{"nnodes", F_INT, &cfg.nnodes, "N", "nodes the engine spans (default 1)"},
 	{"node-rank", F_INT, &cfg.node_rank, "R", "this node's rank, 0 to N-1 (default 0)"},
 	{"master-addr", F_STR, &cfg.master_addr, "ADDR", "rank 0's address (default 127.0.0.1)"},
@@ -422,6 +423,7 @@ int main(int argc, char **argv)
 	}
 	struct event_config *ec = event_config_new();
 	event_config_set_flag(ec, EVENT_BASE_FLAG_PRECISE_TIMER);
+	httpd_raise_nofile(); /* every client is a descriptor */
 	g_base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	if (!g_base || sim_init(&g_sim, &cfg, g_base, err, sizeof err) != 0) {

@@ -59,8 +59,8 @@ int sim_config_check(const struct sim_config *c, char *err, size_t errlen)
 		FAIL("--fail-rate must be between 0 and 1");
 	if (c->startup_delay < 0)
 		FAIL("--startup-delay must not be negative");
-	if (c->crash_after < 0 || c->hang_after < 0)
-		FAIL("--crash-after and --hang-after must not be negative");
+	if (c->crash_after < 0 || c->hang_after < 0 || c->garbage_after < 0)
+		FAIL("--crash-after, --hang-after and --garbage-after must not be negative");
 	if (c->nnodes < 1)
 		FAIL("--nnodes must be at least 1");
 	if (c->node_rank < 0 || c->node_rank >= c->nnodes)

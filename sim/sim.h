@@ -46,6 +46,7 @@ struct sim_config {
 	double fail_rate;              /* --fail-rate, 0..1 */
 	long crash_after;              /* --crash-after N (0: never) */
 	long hang_after;               /* --hang-after N (0: never) */
+	long garbage_after;            /* --garbage-after N (0: never) */
 	int nnodes;                    /* --nnodes */
 	int node_rank;                 /* --node-rank */
 	const char *master_addr;       /* --master-addr */

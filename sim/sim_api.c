@@ -935,6 +935,29 @@ static void api_detail(struct httpd_req *req, int status)
 	httpd_reply(req, status, "application/json", body, strlen(body));
 }
 
+/* --garbage-after: what a broken engine might send. */
+static void api_garbage(struct sim *s, struct httpd_req *req)
+{
+	static const char bad[] = "\xff\xfe{\"choices\": [garbage\x01 ]]}";
+	size_t len;
+	const char *body = httpd_req_body(req, &len);
+	bool stream = body && (strstr(body, "\"stream\":true") || strstr(body, "\"stream\": true"));
+	api_count_done(s);
+	if (!stream) {
+		httpd_reply(req, 200, "application/json", bad, sizeof bad - 1);
+		return;
+	}
+	static const char good[] =
+		"data: {\"id\":\"garbage\",\"object\":\"chat.completion.chunk\",\"choices\":"
+		"[{\"index\":0,\"delta\":{\"content\":\"ok\"},\"finish_reason\":null}]}\n\n";
+	httpd_stream_start(req, 200, "text/event-stream");
+	httpd_stream_write(req, good, sizeof good - 1);
+	httpd_stream_write(req, "data: ", 6);
+	httpd_stream_write(req, bad, sizeof bad - 1);
+	httpd_stream_write(req, "\n\n", 2);
+	httpd_stream_end(req);
+}
+
 static void api_handler(struct httpd_req *req, void *arg)
 {
 	struct sim *s = arg;
@@ -990,6 +1013,10 @@ static void api_handler(struct httpd_req *req, void *arg)
 		break;
 	}
 	s->nreceived++;
+	if (s->cfg.garbage_after && s->ncompleted >= (uint64_t)s->cfg.garbage_after) {
+		api_garbage(s, req);
+		return;
+	}
 	if (s->cfg.fail_rate > 0 &&
 	    (double)(sim_rand(s) >> 11) / 9007199254740992.0 < s->cfg.fail_rate) {
 		oai_reply_error(req, 500, NULL, "simulated failure (--fail-rate)");

@@ -417,6 +417,26 @@ START_TEST(test_state_machine)
 	ck_assert_int_eq(s7.state, AS_STOPPED);
 	ck_assert_uint_eq(agent_sm_step(&s7, AE_BACKOFF_DONE, 0, &pol), 0);
 	ck_assert_str_eq(agent_state_name(AS_BACKOFF), "restarting");
+
+	/* A ready engine that stopped answering: out of routing and killed at
+	   once; its exit is then one failure, restarted like any death. */
+	struct agent_sm s8 = {0};
+	agent_sm_step(&s8, AE_START, 0, &pol);
+	agent_sm_step(&s8, AE_READY, 0, &pol);
+	ck_assert_uint_eq(agent_sm_step(&s8, AE_HUNG, 70000, &pol), AA_DEREGISTER | AA_KILL);
+	ck_assert_str_eq(s8.reason, "engine_exit");
+	ck_assert_int_eq(s8.state, AS_READY);
+	a = agent_sm_step(&s8, AE_EXITED, 70001, &pol);
+	ck_assert(a & AA_RESTART_LATER);
+	ck_assert_int_eq(s8.state, AS_BACKOFF);
+	ck_assert_int_eq(s8.failures, 1);
+	/* Only a ready engine counts as hung. */
+	struct agent_sm s9 = {0};
+	agent_sm_step(&s9, AE_START, 0, &pol);
+	ck_assert_uint_eq(agent_sm_step(&s9, AE_HUNG, 0, &pol), 0);
+	agent_sm_step(&s9, AE_READY, 0, &pol);
+	agent_sm_step(&s9, AE_DRAIN, 0, &pol);
+	ck_assert_uint_eq(agent_sm_step(&s9, AE_HUNG, 0, &pol), 0);
 }
 END_TEST
 

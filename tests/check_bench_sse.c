@@ -210,6 +210,13 @@ START_TEST(test_oai_errors)
 	ck_assert_int_eq(bench_oai_parse("{} x", 4, &o, NULL), -1);
 	ck_assert_int_eq(bench_oai_parse("[1]", 3, &o, NULL), -1);
 	ck_assert_int_eq(bench_oai_parse("", 0, &o, NULL), -1);
+	/* found by tests/fuzz/fuzz_sse: the message read its input as a C
+	   string, up to 60 bytes past LEN (input that is not NUL-terminated). */
+	char *cut = malloc(3);
+	memcpy(cut, "{\"x", 3);
+	ck_assert_int_eq(bench_oai_parse(cut, 3, &o, NULL), -1);
+	ck_assert_str_eq(o.error, "malformed JSON in the response: {\"x");
+	free(cut);
 }
 END_TEST
 

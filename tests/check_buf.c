@@ -60,6 +60,38 @@ START_TEST(test_steal_empty)
 }
 END_TEST
 
+START_TEST(test_utf8_valid)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		bool ok;
+		size_t bad;
+	} c[] = {
+		{"", 0, true, 0},
+		{"abc\0d", 5, true, 0},
+		{"\xc3\xa9t\xc3\xa9", 5, true, 0},
+		{"\xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf", 13, true, 0},
+		{"a\xff", 2, false, 1},
+		{"ab\xc0\xaf", 4, false, 2},         /* overlong '/' */
+		{"\xe0\x80\xaf", 3, false, 0},       /* overlong, 3 bytes */
+		{"x\xed\xa0\x80", 4, false, 1},      /* surrogate */
+		{"\xf4\x90\x80\x80", 4, false, 0},  /* beyond U+10FFFF */
+		{"\xf5\x80\x80\x80", 4, false, 0},
+		{"ok\xc3", 3, false, 2},              /* cut short */
+		{"\xe2\x82x", 3, false, 0},           /* missing continuation */
+		{"\x80", 1, false, 0},                 /* stray continuation */
+	};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		size_t bad = 99;
+		ck_assert_msg(buf_utf8_valid(c[i].s, c[i].len, &bad) == c[i].ok, "case %zu", i);
+		if (!c[i].ok)
+			ck_assert_msg(bad == c[i].bad, "case %zu: bad at %zu, want %zu", i, bad, c[i].bad);
+	}
+	ck_assert(!buf_utf8_valid("\xff", 1, NULL));
+}
+END_TEST
+
 Suite *suite_buf(void)
 {
 	Suite *s = suite_create("buf");
@@ -67,6 +99,7 @@ Suite *suite_buf(void)
 	tcase_add_test(tc, test_append_and_printf);
 	tcase_add_test(tc, test_json_str);
 	tcase_add_test(tc, test_steal_empty);
+	tcase_add_test(tc, test_utf8_valid);
 	tcase_add_test(tc, test_numbers);
 	suite_add_tcase(s, tc);
 	return s;

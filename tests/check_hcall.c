@@ -317,9 +317,16 @@ START_TEST(test_urls)
 	ck_assert_str_eq(u.host, "::1");
 	ck_assert_int_eq(u.port, 80);
 	ck_assert_str_eq(u.prefix, "/reg");
+	ck_assert_int_eq(hcall_parse_url("http://[2001:db8::a]:9/x", &u, err, sizeof err), 0);
+	ck_assert_str_eq(u.host, "2001:db8::a");
+	ck_assert_int_eq(hcall_parse_url("http://node-1.cluster_a.example:1", &u, err, sizeof err), 0);
 	const char *bad[] = {"https://x", "ftp://x", "http://", "http://:80", "http://h:0",
 			     "http://h:65536", "http://h:80x", "http://[::1", "http://h?q",
-			     "http://u@h", "http://h/a b", "login1:8780", NULL};
+			     "http://u@h", "http://h/a b", "login1:8780",
+			     /* found by tests/fuzz/fuzz_http: brackets hold an IPv6
+			        address, nothing else */
+			     "http://[http://[::1]:7999", "http://[a/b]:80", "http://[h]:1",
+			     "http://a[b:1", "http://a\"b", "http://[fe80::1%eth0]:1", NULL};
 	for (int i = 0; bad[i]; i++)
 		ck_assert_msg(hcall_parse_url(bad[i], &u, err, sizeof err) == -1, "accepted %s", bad[i]);
 	hcall_parse_url("https://x", &u, err, sizeof err);

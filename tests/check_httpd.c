@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -195,6 +196,8 @@ static void t_sigterm(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Starts a server child; returns its pid and sets *PORT. */
+static rlim_t t_nofile; /* t_start: the server's open files limit (0: as is) */
+
 static pid_t t_start(const struct httpd_config *cfg, int *port)
 {
 	int p[2];
@@ -205,6 +208,10 @@ static pid_t t_start(const struct httpd_config *cfg, int *port)
 		close(p[0]);
 		/* /double logs an error on purpose: keep the test output clean. */
 		log_set_file("/dev/null");
+		if (t_nofile) {
+			struct rlimit rl = {t_nofile, t_nofile};
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 		t_base = event_base_new();
 		t_srv = httpd_new(t_base, cfg, t_handler, NULL);
 		httpd_set_error_body(t_srv, oai_httpd_error_body, NULL);
@@ -627,12 +634,13 @@ START_TEST(test_max_conns)
 	pid_t pid = t_start(&cfg, &port);
 	struct tc_conn a, b, c;
 	struct tc_resp r;
+	/* Two busy connections (requests in progress): the third waits in the
+	   backlog until one closes. */
 	ck_assert_int_eq(tc_connect(&a, port, 5000), 0);
 	ck_assert_int_eq(tc_connect(&b, port, 5000), 0);
-	tc_sends(&a, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
-	ck_assert_int_eq(tc_read(&a, &r, false), 0);
-	tc_resp_free(&r);
-	/* The third waits in the backlog: no answer while two are open. */
+	tc_sends(&a, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+	tc_sends(&b, "GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+	usleep(100 * 1000);
 	ck_assert_int_eq(tc_connect(&c, port, 300), 0);
 	tc_sends(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
 	ck_assert_int_ne(tc_read(&c, &r, false), 0);
@@ -645,6 +653,50 @@ START_TEST(test_max_conns)
 	tc_resp_free(&r);
 	tc_close(&a);
 	tc_close(&c);
+
+	/* Two idle connections (one that sent nothing, one between requests)
+	   do not keep a third out: the oldest idle one makes room. */
+	ck_assert_int_eq(tc_connect(&a, port, 5000), 0);
+	tc_sends(&a, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_int_eq(tc_read(&a, &r, false), 0);
+	tc_resp_free(&r);
+	ck_assert_int_eq(tc_connect(&b, port, 5000), 0);
+	usleep(100 * 1000);
+	ck_assert_int_eq(tc_connect(&c, port, 5000), 0);
+	tc_sends(&c, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+	setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	ck_assert_int_eq(tc_read(&c, &r, false), 0);
+	ck_assert_int_eq(r.status, 200);
+	tc_resp_free(&r);
+	ck_assert(tc_eof(&a, 1000)); /* the oldest idle one */
+	tc_close(&a);
+	tc_close(&b);
+	tc_close(&c);
+	ck_assert_int_eq(t_stop(pid), 0);
+}
+END_TEST
+
+/* The open files limit bounds max_conns: a flood of connections never
+ * leaves the server spinning on accept(2) or the application without
+ * descriptors, and new clients are still served. */
+START_TEST(test_fd_limit)
+{
+	int port;
+	t_nofile = 64;
+	pid_t pid = t_start(NULL, &port);
+	t_nofile = 0;
+	/* 200 connections that send nothing: far beyond the server's 64 files. */
+	static struct tc_conn idle[200];
+	for (int i = 0; i < 200; i++)
+		ck_assert_int_eq(tc_connect(&idle[i], port, 5000), 0);
+	usleep(300 * 1000);
+	struct buf out = BUF_INIT;
+	ck_assert_int_eq(tc_request(port, "GET", "/hello", NULL, &out), 200);
+	buf_free(&out);
+	for (int i = 0; i < 200; i++)
+		tc_close(&idle[i]);
+	ck_assert_int_eq(tc_request(port, "GET", "/hello", NULL, &out), 200);
+	buf_free(&out);
 	ck_assert_int_eq(t_stop(pid), 0);
 }
 END_TEST
@@ -689,6 +741,7 @@ Suite *suite_httpd(void)
 	tcase_add_test(tc, test_backpressure);
 	tcase_add_test(tc, test_graceful_shutdown);
 	tcase_add_test(tc, test_max_conns);
+	tcase_add_test(tc, test_fd_limit);
 	tcase_add_test(tc, test_write_timeout);
 	suite_add_tcase(s, tc);
 	return s;

@@ -223,6 +223,33 @@ START_TEST(test_load_shapes)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_prom: a huge gauge was cast to int (undefined
+ * behaviour), and huge or negative counters went into the heartbeat as they
+ * were, which the registry refuses whole: one engine's odd page got every
+ * worker of its node evicted. Whatever the page says, the load is in range. */
+START_TEST(test_load_out_of_range)
+{
+	struct agent_load l;
+	char err[256];
+	const char *huge = "vllm:num_requests_running 1e300\n"
+			   "vllm:num_requests_waiting{engine=\"0\"} 1.7e308\n"
+			   "vllm:num_requests_waiting{engine=\"1\"} 1.7e308\n"
+			   "vllm:kv_cache_usage_perc -3\n"
+			   "vllm:prefix_cache_queries_total 1e300\n"
+			   "vllm:prefix_cache_hits_total -5\n";
+	ck_assert_int_eq(agent_load_parse(huge, strlen(huge), &l, err, sizeof err), 0);
+	ck_assert_int_eq(l.running, (int)AGENT_LOAD_MAX_REQS);
+	ck_assert_int_eq(l.waiting, (int)AGENT_LOAD_MAX_REQS); /* inf after the sum */
+	ck_assert(l.kv_usage == 0);
+	ck_assert(l.prefix_queries == AGENT_LOAD_MAX_COUNT);
+	ck_assert(l.prefix_hits == 0);
+	const char *neg = "vllm:num_requests_running -2.5\nvllm:num_requests_waiting 2.4\n";
+	ck_assert_int_eq(agent_load_parse(neg, strlen(neg), &l, err, sizeof err), 0);
+	ck_assert_int_eq(l.running, 0);
+	ck_assert_int_eq(l.waiting, 2);
+}
+END_TEST
+
 Suite *suite_prom(void)
 {
 	Suite *s = suite_create("prom");
@@ -234,6 +261,7 @@ Suite *suite_prom(void)
 	tcase_add_test(tc, test_load_vllm);
 	tcase_add_test(tc, test_load_sglang);
 	tcase_add_test(tc, test_load_shapes);
+	tcase_add_test(tc, test_load_out_of_range);
 	suite_add_tcase(s, tc);
 	return s;
 }

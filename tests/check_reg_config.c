@@ -26,6 +26,7 @@ START_TEST(test_full)
 		"auth = \"token:/etc/es.token\"\n"
 		"allow_uids = [1001, 0, \"root\"]\n"
 		"log_level = \"debug\"\n"
+		"check_worker_host = false\n"
 		"[health]\nheartbeat_interval = \"500ms\"\nheartbeat_timeout = \"2s\"\nkeep_gone = \"1m\"\n"
 		"[acquirer]\nmax_pending = 2\npoll_interval = \"1s\"\nbackoff_min = \"1s\"\n"
 		"backoff_max = \"10s\"\ndrain_timeout = \"30s\"\njob_script = \"/opt/job.sh\"\n"
@@ -39,6 +40,7 @@ START_TEST(test_full)
 	ck_assert_uint_eq(c.nallow_uids, 3);
 	ck_assert_uint_eq(c.allow_uids[0], 1001);
 	ck_assert_uint_eq(c.allow_uids[2], 0);
+	ck_assert(!c.check_worker_host);
 	ck_assert_int_eq(c.heartbeat_ms, 500);
 	ck_assert_int_eq(c.heartbeat_timeout_ms, 2000);
 	ck_assert_int_eq(c.keep_gone_ms, 60000);
@@ -83,6 +85,7 @@ static const struct err_case err_cases[] = {
 	{"allow_uids = [1, -1]\n", "1:18: allow_uids[1] must be a uid (0..4294967294) or a user name"},
 	{"allow_uids = [\"no-such-user-here\"]\n", "1:15: allow_uids[0]: unknown user 'no-such-user-here'"},
 	{"allow_uids = 5\n", "1:14: allow_uids must be an array of uids or user names"},
+	{"check_worker_host = \"no\"\n", "1:21: check_worker_host must be a boolean, not a string"},
 	{"log_level = \"loud\"\n", "1:13: unknown log_level \"loud\"; expected one of: debug, info, warn, error"},
 	{"[health]\nheartbeat_timeout = \"1s\"\n", "2:1: health.heartbeat_timeout must be longer than heartbeat_interval"},
 	{"[health]\nheartbeat_interval = \"fast\"\n", NULL},

@@ -112,7 +112,11 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	{"", "empty"},
 	{"{\"version\":1,\"pools\":[", "unexpected end of input"},
-	{"{\"version\":1,\"pools\":[]} x", "trailing data"},
+	{"{\"version\":1,\"pools\":[]} x", "not valid JSON: unexpected character at byte 25"},
+	/* Strict JSON only, in UTF-8 (json-c's lenient mode took these). */
+	{"{\"version\":1,\"pools\":[],}", "not valid JSON"},
+	{"{\"version\":1,/* c */\"pools\":[]}", "not valid JSON"},
+	{"{\"version\":1,\"pools\":[],\"x\":\"\xff\"}", "not valid JSON"},
 	{"[]", "must be a JSON object"},
 	{"{\"pools\":[]}", "version: missing"},
 	{"{\"version\":2,\"pools\":[]}", "version 2 is not supported"},

@@ -7,7 +7,11 @@
  * cleanly on SIGTERM: under ASan that includes LeakSanitizer. */
 #include <check.h>
 #include <json-c/json.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +28,10 @@
 #include "../registry/reg_auth.h"
 #include "../registry/reg_slurm.h"
 
-static char dir[64], state_dir[128], url[64];
+static char dir[64], state_dir[128], url[128];
+static const char *listen_on = "127.0.0.1:0"; /* start()'s listen address */
+static bool no_host_check;                   /* start() with check_worker_host off */
+static const char *munge_socket;             /* start() with this munged socket */
 static pid_t child;
 static char instance[13];
 static long t0; /* start times squeue reports: stable, as SLURM's are */
@@ -107,9 +114,12 @@ static void start(const char *auth)
 		char err[512], path[256];
 		int port = -1;
 		reg_config_init(&cfg);
-		reg_config_set_listen(&cfg, "127.0.0.1:0", err, sizeof err);
+		reg_config_set_listen(&cfg, listen_on, err, sizeof err);
+		cfg.check_worker_host = !no_host_check;
 		free(cfg.auth);
 		cfg.auth = strdup(auth);
+		if (munge_socket)
+			cfg.munge_socket = strdup(munge_socket);
 		cfg.state_dir = strdup(state_dir);
 		snprintf(path, sizeof path, "%s/job.sh", dir);
 		cfg.job_script = strdup(path);
@@ -372,6 +382,172 @@ START_TEST(test_token_auth)
 	client = &ac;
 	expect("GET", "/api/v1/status", NULL, 200, NULL);
 	expect("POST", "/api/v1/workers", REG("7.n1.0", "ready"), 200, NULL);
+	client = NULL;
+	stop();
+}
+END_TEST
+
+#define REG_URL(id, u) \
+	"{\"id\":\"" id "\",\"model\":\"sim\",\"url\":\"" u "\",\"job_id\":\"7\",\"node\":\"n1\"}"
+
+/* An IPv4 address of this machine that is not loopback, or "". */
+static void local_ipv4(char *out, size_t len)
+{
+	struct ifaddrs *ifa = NULL, *i;
+	out[0] = '\0';
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    (ntohl(((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr) >> 24) != 127) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, out,
+				  (socklen_t)len);
+			break;
+		}
+	freeifaddrs(ifa);
+}
+
+/* A registration naming a host:port that is not the caller's is refused
+ * (registry/reg_peer.h); here the caller is this machine, so its loopback
+ * and interface addresses and names for them pass, others do not. */
+START_TEST(test_worker_host)
+{
+	client = NULL;
+	start("none");
+	struct json_object *o;
+	expect("POST", "/api/v1/workers", REG_URL("7.n1.0", "http://127.0.0.1:9001"), 200, NULL);
+	expect("POST", "/api/v1/workers", REG_URL("7.n1.1", "http://localhost:9001"), 200, NULL);
+	expect("POST", "/api/v1/workers", REG_URL("7.n1.2", "http://[::1]:9001"), 200, NULL);
+	/* 198.51.100.0/24 is TEST-NET-2, documentation only: not this machine. */
+	ck_assert_int_eq(call("POST", "/api/v1/workers", REG_URL("7.n1.3", "http://198.51.100.55:9001"), &o), 403);
+	const char *msg = jpath(o, "error", "message");
+	ck_assert_msg(strstr(msg, "its host 198.51.100.55 is another machine's address") && strstr(msg, "from 127.0.0.1"),
+		      "%s", msg);
+	ck_assert_str_eq(jpath(o, "error", "param"), "url");
+	json_object_put(o);
+	ck_assert_int_eq(count_workers("", NULL), 3);
+	char local[64], u[200], body[400];
+	local_ipv4(local, sizeof local);
+	if (local[0]) {
+		snprintf(u, sizeof u, "http://%s:9001", local);
+		snprintf(body, sizeof body, REG_URL("7.n1.4", "%s"), u);
+		expect("POST", "/api/v1/workers", body, 200, NULL);
+	}
+	char *m = get_text("/metrics");
+	ck_assert_ptr_nonnull(strstr(m, "elastic_registrations_refused_total 1\n"));
+	free(m);
+	stop();
+
+	/* Off: anything goes (agents behind NAT). */
+	no_host_check = true;
+	start("none");
+	expect("POST", "/api/v1/workers", REG_URL("7.n1.3", "http://198.51.100.55:9001"), 200, NULL);
+	stop();
+	no_host_check = false;
+
+	/* A caller on a non-loopback address of this machine (token auth: a
+	   registry off loopback must authenticate): its own address passes, and
+	   so do the machine's others, loopback included (rule 2); TEST-NET does
+	   not. */
+	if (local[0]) {
+		char tpath[256], spec[300], err[256];
+		snprintf(tpath, sizeof tpath, "%s/token", dir);
+		snprintf(spec, sizeof spec, "token:%s", tpath);
+		listen_on = "0.0.0.0:0";
+		start(spec);
+		listen_on = "127.0.0.1:0";
+		struct auth_client ac;
+		ck_assert_msg(auth_client_init(&ac, spec, err, sizeof err) == 0, "%s", err);
+		client = &ac;
+		char *port = strrchr(url, ':') + 1;
+		char via[128];
+		snprintf(via, sizeof via, "http://%s:%s", local, port);
+		snprintf(url, sizeof url, "%s", via);
+		snprintf(body, sizeof body, REG_URL("8.n1.0", "%s"), u);
+		expect("POST", "/api/v1/workers", body, 200, NULL);
+		expect("POST", "/api/v1/workers", REG_URL("8.n1.1", "http://127.0.0.1:9001"), 200, NULL);
+		ck_assert_int_eq(call("POST", "/api/v1/workers", REG_URL("8.n1.2", "http://198.51.100.55:1"), &o), 403);
+		ck_assert_ptr_nonnull(strstr(jpath(o, "error", "message"), local));
+		json_object_put(o);
+		client = NULL;
+		stop();
+	}
+}
+END_TEST
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A value of the registry's /metrics (the text before it given), or -1. */
+static double metric(const char *name);
+
+/* munged stops answering (here: its socket, a link the test owns, is
+ * replaced by a socket nobody listens on, as munged killed with SIGKILL
+ * leaves it): the registry cannot check heartbeats, answers 503 at once
+ * (libmunge alone retries for over 2 s) and evicts nobody; when munged is
+ * back, every worker gets a fresh heartbeat timeout, then evictions resume. */
+START_TEST(test_munge_outage)
+{
+	char link[256], dead[300], cmd[800], err[256];
+	snprintf(link, sizeof link, "%s/munge.sock", dir);
+	snprintf(dead, sizeof dead, "%s/dead.sock", dir);
+	snprintf(cmd, sizeof cmd, "ln -sfn /run/munge/munge.socket.2 '%s'", link);
+	sh(cmd);
+	snprintf(cmd, sizeof cmd,
+		 "python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' '%s'",
+		 dead);
+	sh(cmd);
+	munge_socket = link;
+	start("munge");
+	munge_socket = NULL;
+	struct auth_client ac;
+	ck_assert_msg(auth_client_init(&ac, "munge", err, sizeof err) == 0, "%s", err);
+	client = &ac;
+	expect("POST", "/api/v1/workers", REG("7.n1.0", "ready"), 200, NULL);
+	const char *hb = "{\"workers\":[{\"id\":\"7.n1.0\",\"state\":\"ready\"}]}";
+	expect("POST", "/api/v1/heartbeat", hb, 200, NULL);
+	ck_assert(metric("\nelastic_auth_unavailable ") <= 0);
+
+	/* munged gone: 503 with Retry-After, fast; nobody evicted. */
+	snprintf(cmd, sizeof cmd, "ln -sfn '%s' '%s'", dead, link);
+	sh(cmd);
+	double t = mono_s();
+	expect("POST", "/api/v1/heartbeat", hb, 503, NULL);
+	double first = mono_s() - t;
+	t = mono_s();
+	for (int i = 0; i < 5; i++)
+		expect("POST", "/api/v1/heartbeat", hb, 503, NULL);
+	double later = (mono_s() - t) / 5;
+	ck_assert_msg(later < 0.2, "a 503 took %.2f s while munged is known down", later);
+	(void)first; /* the first one may wait for libmunge's retries */
+	usleep(1500 * 1000); /* well past the 400 ms heartbeat timeout */
+	ck_assert_int_eq((int)metric("\nelastic_auth_unavailable "), 1);
+	ck_assert_int_eq((int)metric("\nelastic_workers{pool=\"sim\",state=\"ready\"} "), 1);
+	ck_assert_int_eq((int)metric("\nelastic_auth_outages_total "), 1);
+
+	/* munged back: noticed by the registry's own probe (no request needed),
+	   the worker kept with a fresh timeout, then evicted as usual without
+	   heartbeats. */
+	snprintf(cmd, sizeof cmd, "ln -sfn /run/munge/munge.socket.2 '%s'", link);
+	sh(cmd);
+	double deadline = mono_s() + 3;
+	while (metric("\nelastic_auth_unavailable ") != 0 && mono_s() < deadline)
+		usleep(50 * 1000);
+	ck_assert_int_eq((int)metric("\nelastic_auth_unavailable "), 0);
+	ck_assert_int_eq((int)metric("\nelastic_workers{pool=\"sim\",state=\"ready\"} "), 1);
+	usleep(900 * 1000);
+	ck_assert_int_eq((int)metric("\nelastic_workers{pool=\"sim\",state=\"ready\"} "), -1);
+	ck_assert_int_eq((int)metric("\nelastic_evictions_total{cause=\"heartbeat_timeout\"} "), 1);
+	struct json_object *o;
+	ck_assert_int_eq(call("GET", "/api/v1/status", NULL, &o), 200);
+	const char *ev = json_object_to_json_string(o);
+	ck_assert_msg(strstr(ev, "munged unreachable") && strstr(ev, "munged answers again after"),
+		      "%s", ev);
+	json_object_put(o);
 	client = NULL;
 	stop();
 }
@@ -669,6 +845,8 @@ Suite *suite_registry(void)
 	tcase_add_test(tc, test_multinode_pool);
 	tcase_add_test(tc, test_corrupt_state_and_refine);
 	tcase_add_test(tc, test_auth_policy);
+	tcase_add_test(tc, test_worker_host);
+	tcase_add_test(tc, test_munge_outage);
 	suite_add_tcase(s, tc);
 	return s;
 }

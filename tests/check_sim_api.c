@@ -547,6 +547,27 @@ START_TEST(test_faults_and_disconnect)
 	ck_assert(strstr(m.data, "vllm:num_requests_running{model_name=\"m\"} 0.0\n"));
 	buf_free(&m);
 	sim_stop(pid);
+
+	/* --garbage-after: good answers, then a 200 that is not JSON, and a
+	   stream cut after a broken event; health and /metrics still fine. */
+	base_cfg(&cfg);
+	cfg.garbage_after = 1;
+	pid = sim_start(&cfg, &port);
+	struct json_object *o;
+	ck_assert_int_eq(post(port, "/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":2}", &o), 200);
+	ck_assert_ptr_nonnull(o);
+	json_object_put(o);
+	ck_assert_int_eq(post(port, "/v1/completions", "{\"prompt\":\"a\",\"max_tokens\":2}", &o), 200);
+	ck_assert_ptr_null(o);
+	struct buf sb = BUF_INIT;
+	ck_assert_int_eq(tc_request(port, "POST", "/v1/completions",
+				    "{\"prompt\":\"a\",\"stream\":true}", &sb), 200);
+	ck_assert_ptr_nonnull(strstr(sb.data, "data: {\"id\":\"garbage\""));
+	ck_assert_ptr_nonnull(strstr(sb.data, "data: \xff\xfe"));
+	ck_assert_ptr_null(strstr(sb.data, "[DONE]"));
+	buf_free(&sb);
+	ck_assert_int_eq(tc_request(port, "GET", "/health", NULL, NULL), 200);
+	sim_stop(pid);
 }
 END_TEST
 

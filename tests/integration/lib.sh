@@ -2,6 +2,11 @@
 # lib.sh — sourced by every tests/integration/test_*.sh (run as root from
 # the repository root by tests/check_integration.c).
 #
+# The programs come from ES_BIN (default: the checkout), a tree laid out as
+# the source tree: ES_BIN/registry/elastic-registry, agent/elastic-agent,
+# sim/elastic-sim, cli/elasticctl (make check-leaks points it at their
+# sanitizer builds in build/san).
+#
 # Brings the local cluster up if it is not (scripts/cluster.sh up), sources
 # build/cluster/env (SLURM_CONF, ES_CLUSTER_*), makes the test's own job
 # directory ES_TEST_DIR (build/cluster/jobs/NAME, owned by the test user, the
@@ -35,6 +40,8 @@
 set -euo pipefail
 
 ES_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+ES_BIN=${ES_BIN:-$ES_REPO}
+export ES_BIN
 ES_TEST_NAME=$(basename "$0" .sh)
 ES_TEST_NAME=${ES_TEST_NAME#test_}
 

@@ -27,10 +27,10 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ES_AGENT=$ES_REPO/agent/elastic-agent
-ES_CTL=$ES_REPO/cli/elasticctl
-[ -x "$ES_AGENT" ] && [ -x "$ES_REPO/spank/elastic_serve.so" ] && [ -x "$ES_REPO/sim/elastic-sim" ] &&
-	[ -x "$ES_REPO/registry/elastic-registry" ] || die "build first: make"
+ES_AGENT=$ES_BIN/agent/elastic-agent
+ES_CTL=$ES_BIN/cli/elasticctl
+[ -x "$ES_AGENT" ] && [ -x "$ES_REPO/spank/elastic_serve.so" ] && [ -x "$ES_BIN/sim/elastic-sim" ] &&
+	[ -x "$ES_BIN/registry/elastic-registry" ] || die "build first: make"
 
 start_registry() {
 	local port
@@ -38,7 +38,7 @@ start_registry() {
 	REG_URL=http://127.0.0.1:$port
 	REG_LOG=$ES_TEST_DIR/registry.log
 	(cd "$ES_TEST_DIR" && exec runuser -u "$ES_CLUSTER_USER" -- \
-		"$ES_REPO/registry/elastic-registry" -l "127.0.0.1:$port" -s "$ES_TEST_DIR/registry" \
+		"$ES_BIN/registry/elastic-registry" -l "127.0.0.1:$port" -s "$ES_TEST_DIR/registry" \
 		--log-file "$REG_LOG" --heartbeat-timeout 3s --poll-interval 1s) &
 	_ES_REG_PID=$!
 	on_exit kill "$_ES_REG_PID"

@@ -29,9 +29,9 @@ PX_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 cd "$PX_REPO"
 PX_NAME=$(basename "$0" .sh)
 PX_DIR=$(mktemp -d "/tmp/${PX_NAME}.XXXXXX")
-PX_SIM=$PX_REPO/sim/elastic-sim
-PX_REGISTRY=$PX_REPO/registry/elastic-registry
-PX_CTL=$PX_REPO/cli/elasticctl
+PX_SIM=${ES_BIN:-$PX_REPO}/sim/elastic-sim
+PX_REGISTRY=${ES_BIN:-$PX_REPO}/registry/elastic-registry
+PX_CTL=${ES_BIN:-$PX_REPO}/cli/elasticctl
 declare -A PX_PORT=()
 PX_PIDS=()
 PX_URL=

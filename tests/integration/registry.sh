@@ -39,7 +39,7 @@ _reg_healthy() { curl -fsS -m 2 "$REG_URL/health" >/dev/null 2>&1; }
 reg_start() {
 	# as_user runs in a subshell: the registry is found again by its port.
 	(cd "$ES_TEST_DIR" && runuser -u "$ES_CLUSTER_USER" -- env SLURM_CONF="$SLURM_CONF" \
-		"$ES_REPO/registry/elastic-registry" --listen "127.0.0.1:$REG_PORT" \
+		"$ES_BIN/registry/elastic-registry" --listen "127.0.0.1:$REG_PORT" \
 		--state-dir "$REG_DIR" --poll-interval 1s "$@" >>"$REG_LOG" 2>&1 &)
 	wait_for 10 "the registry to answer on $REG_URL" _reg_healthy
 	REG_PID=$(_reg_pid)
@@ -72,7 +72,7 @@ reg_stop() {
 
 ctl() {
 	(cd "$ES_TEST_DIR" && runuser -u "$ES_CLUSTER_USER" -- env ELASTIC_REGISTRY_URL="$REG_URL" \
-		"$ES_REPO/cli/elasticctl" "$@")
+		"$ES_BIN/cli/elasticctl" "$@")
 }
 
 jctl() {
@@ -104,7 +104,7 @@ on_exit _reg_cleanup
 
 need_plugin() {
 	# ES_PLUGIN and ES_AGENT may name a plugin and an agent built elsewhere.
-	local plugin=${ES_PLUGIN:-$ES_CLUSTER_PLUGIN} agent=${ES_AGENT:-$ES_REPO/agent/elastic-agent}
+	local plugin=${ES_PLUGIN:-$ES_CLUSTER_PLUGIN} agent=${ES_AGENT:-$ES_BIN/agent/elastic-agent}
 	[ -f "$plugin" ] || die "$plugin is not built (make)"
 	[ -x "$agent" ] || die "$agent is not built (make)"
 	[ -x "$(dirname "$agent")/../sim/elastic-sim" ] || die "elastic-sim is not built beside $agent (make)"

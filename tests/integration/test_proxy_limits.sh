@@ -94,15 +94,22 @@ if [ "$ms" -lt 2800 ] || [ "$ms" -gt 6000 ]; then die "504 after $ms ms, want ab
 log "ok: a worker that never answers: 504 after 3 attempts of 1 s ($ms ms)"
 
 # ---------------------------------------------------------------- connections
-# 24 connections at most: with 24 held open, the next waits in the backlog
-# and is served once one closes (all within header_timeout, after which
-# the silent ones would be closed).
+# 24 connections at most: with 24 busy (a slow stream each), the next waits
+# in the backlog and is served once one closes. Silent connections do not
+# keep it out: the oldest idle one is closed to make room (lib/httpd.h).
 python3 - "$HOSTPORT" <<'EOF' || die "max_connections"
-import socket, sys, time, threading
+import socket, sys, time
 host, port = sys.argv[1].split(":")
-held = [socket.create_connection((host, int(port))) for _ in range(24)]
-time.sleep(0.1)
+body = b'{"model":"stall","prompt":"x","max_tokens":5,"stream":true}'
+busy_req = (b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
 req = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n"
+held = []
+for _ in range(24):
+    h = socket.create_connection((host, int(port)))
+    h.sendall(busy_req)
+    held.append(h)
+time.sleep(0.3)
 s = socket.create_connection((host, int(port)))
 s.sendall(req)
 s.settimeout(0.5)
@@ -115,9 +122,23 @@ held.pop().close()
 s.settimeout(3.0)
 d = s.recv(100)
 assert d.startswith(b"HTTP/1.1 200"), d
+s.close()
+for h in held:
+    h.close()
+time.sleep(0.3)
+# 24 silent connections: the next is served at once, the oldest silent one closed.
+held = [socket.create_connection((host, int(port))) for _ in range(24)]
+time.sleep(0.1)
+s = socket.create_connection((host, int(port)))
+s.sendall(req)
+s.settimeout(2.0)
+d = s.recv(100)
+assert d.startswith(b"HTTP/1.1 200"), d
+held[0].settimeout(2.0)
+assert held[0].recv(100) == b"", "the oldest idle connection is still open"
 for h in held:
     h.close()
 EOF
-log "ok: beyond max_connections a client waits until a connection closes"
+log "ok: beyond max_connections a client waits until a busy connection closes; idle ones make room"
 px_wait_idle 5
 px_check_no_leak

@@ -10,8 +10,8 @@
 . "$(dirname "$0")/registry.sh"
 cd "$ES_TEST_DIR" || exit
 
-REG=$ES_REPO/registry/elastic-registry
-CTL=$ES_REPO/cli/elasticctl
+REG=$ES_BIN/registry/elastic-registry
+CTL=$ES_BIN/cli/elasticctl
 
 # expect_rc RC CMD...: runs CMD, checks its exit status, keeps its output in $out.
 expect_rc() {
@@ -78,7 +78,8 @@ ctl status >/dev/null || die "elasticctl status fails for the registry's own use
 code=$(curl -s -o body.json -w '%{http_code}' "$REG_URL/api/v1/status")
 [ "$code" = 401 ] || die "no credential: HTTP $code"
 grep -q '"type":"AuthenticationError"' body.json || die "401 body: $(cat body.json)"
-curl -fsS "$REG_URL/metrics" | grep -q '^elastic_build_info' || die "/metrics"
+metrics=$(curl -fsS "$REG_URL/metrics") || die "/metrics"
+grep -q '^elastic_build_info' <<<"$metrics" || die "/metrics: no elastic_build_info"
 # The OpenAI side (the proxy: no API key on loopback) lists no model yet.
 code=$(curl -s -o body.json -w '%{http_code}' "$REG_URL/v1/models")
 { [ "$code" = 200 ] && grep -q '"object":"list","data":\[\]' body.json; } || die "/v1/models: $code $(cat body.json)"

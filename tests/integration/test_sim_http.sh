@@ -8,7 +8,7 @@
 # timeout: 180
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SIM=sim/elastic-sim
+SIM=${ES_BIN:-.}/sim/elastic-sim
 [ -x "$SIM" ] || make -s sim/elastic-sim
 TMP=$(mktemp -d)
 PIDS=()

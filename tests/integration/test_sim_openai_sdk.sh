@@ -5,7 +5,7 @@
 # timeout: 300
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SIM=sim/elastic-sim
+SIM=${ES_BIN:-.}/sim/elastic-sim
 [ -x "$SIM" ] || make -s sim/elastic-sim
 command -v node >/dev/null || { echo "FAIL: node is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 
