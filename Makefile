@@ -16,7 +16,7 @@
 #                        agent, sim) built with ASan, LeakSanitizer and UBSan
 #   make fuzz            every libFuzzer target for FUZZ_TIME s (60) each
 #   make fuzz-NAME       one of them (tests/fuzz/fuzz_NAME.c)
-#   make fuzz-ci         what CI runs: every target for 60 s, fresh corpora
+#   make fuzz-ci         what CI runs: every target for 30 s, fresh corpora
 #
 # Run one suite: make check-unit CK_RUN_SUITE=toml (and CK_RUN_CASE=...).
 
@@ -284,7 +284,7 @@ fuzz: $(FUZZ_BINS)
 fuzz-ci:
 	@scripts/deps.sh --check 2>/dev/null || scripts/deps.sh
 	@rm -rf $(FZ)/corpus $(FZ)/crashes
-	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=60
+	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=30
 
 # ---------------------------------------------------------------- cluster
 .PHONY: cluster-up cluster-down

@@ -187,7 +187,7 @@ ok "bench-agents: 40 workers in 5 agents registered and heartbeating"
 "$CTL" --help | grep -q '^  bench ' || fail "elasticctl --help does not list bench"
 "$CTL" --help | grep -q '^  bench-agents ' || fail "elasticctl --help does not list bench-agents"
 if command -v mandoc >/dev/null; then
-	page=$(mandoc -Tutf8 man/elasticctl.1 | col -b)
+	page=$(mandoc -Tascii man/elasticctl.1 | sed $'s/.\b//g')
 	for f in $("$CTL" bench --help | grep -o -- '--[a-z][a-z-]*' | sort -u) \
 		$("$CTL" bench-agents --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
 		[ "$f" = --help ] || [ "$f" = --registry ] || grep -q -- "$f" <<<"$page" ||
