@@ -20,7 +20,11 @@ for pid in "$agent" $(status_field "$job" slices.0.pid slices.1.pid); do
 	[ "$ruid" = "$uid" ] && [ "$euid" = "$uid" ] || die "process $pid runs as uid $ruid/$euid, not $uid"
 	log "pid $pid ($(ps -o comm= -p "$pid")): uid $ruid, pgid $(ps -o pgid= -p "$pid" | tr -d ' ')"
 done
-# The agent is the job script's child (tracked by Slurm), engines lead their groups.
+# The agent is the job script's child (tracked by Slurm), engines lead their
+# groups. The script execs `elastic-agent --wait` once --wait-ready returns,
+# which may be a moment after the registry saw the workers ready.
+script_waits() { pgrep -u "$ES_CLUSTER_USER" -f -x "$ES_AGENT --wait" >/dev/null; }
+wait_for 20 "the job script's exec of elastic-agent --wait" script_waits
 [ "$(ps -o ppid= -p "$agent" | tr -d ' ')" = "$(pgrep -u "$ES_CLUSTER_USER" -f -x "$ES_AGENT --wait" | head -n 1)" ] ||
 	die "the agent is not a child of the job script"
 for pid in $(status_field "$job" slices.0.pid slices.1.pid); do
