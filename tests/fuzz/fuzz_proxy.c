@@ -16,6 +16,7 @@
  *     slot with none of its prefixes.
  */
 #include <json-c/json.h>
+#include <ctype.h>
 
 #include "fuzz.h"
 #include "proxy_json.h"
@@ -63,6 +64,28 @@ static void check_str(const struct proxy_json_str *s, const char *body, size_t l
 		if (!s->escaped)
 			FUZZ_CHECK((size_t)*dec == s->len && memcmp(out, s->p, s->len) == 0);
 	}
+}
+
+/* json-c 0.16 decodes a surrogate pair whose high surrogate has
+ * (hi & 0x3e) == 0x36 (\uD836, \uD837, \uD876, ... \uDBF7: 32 of the
+ * 1,024) to U+FFFD, where Python (and so vLLM and SGLang) and the proxy
+ * decode the code point (U+1DA00 for \uD836\uDE00). Where the body has
+ * such an escape, json-c is no oracle for the model's bytes. */
+static bool jsonc_surrogate_bug(const char *body, size_t len)
+{
+	for (size_t i = 0; i + 6 <= len; i++) {
+		if (body[i] != '\\' || body[i + 1] != 'u')
+			continue;
+		unsigned v = 0;
+		size_t k;
+		for (k = 2; k < 6 && isxdigit((unsigned char)body[i + k]); k++)
+			v = v * 16 + (unsigned)(isdigit((unsigned char)body[i + k])
+						    ? body[i + k] - '0'
+						    : (tolower((unsigned char)body[i + k]) - 'a' + 10));
+		if (k == 6 && v >= 0xd800 && v <= 0xdbff && (v & 0x3e) == 0x36)
+			return true;
+	}
+	return false;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -120,8 +143,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "model", &m) &&
 	    m && dm >= 0) {
 		FUZZ_CHECK(json_object_is_type(m, json_type_string));
-		if ((size_t)json_object_get_string_len(m) != (size_t)dm ||
-		    memcmp(json_object_get_string(m), model, (size_t)dm) != 0) {
+		if (((size_t)json_object_get_string_len(m) != (size_t)dm ||
+		     memcmp(json_object_get_string(m), model, (size_t)dm) != 0) &&
+		    !jsonc_surrogate_bug(body, len)) {
 			fprintf(stderr, "model: proxy \"%s\", json-c \"%s\"\n", model,
 				json_object_get_string(m));
 			abort();
