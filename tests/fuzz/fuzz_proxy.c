@@ -69,9 +69,11 @@ static void check_str(const struct proxy_json_str *s, const char *body, size_t l
 /* json-c 0.16 decodes a surrogate pair whose high surrogate has
  * (hi & 0x3e) == 0x36 (\uD836, \uD837, \uD876, ... \uDBF7: 32 of the
  * 1,024) to U+FFFD, where Python (and so vLLM and SGLang) and the proxy
- * decode the code point (U+1DA00 for \uD836\uDE00). Where the body has
- * such an escape, json-c is no oracle for the model's bytes. */
-static bool jsonc_surrogate_bug(const char *body, size_t len)
+ * decode the code point (U+1DA00 for \uD836\uDE00). And it cuts a key at
+ * an escaped NUL: {"model\u0000":"x"} has a "model" for json-c, none for
+ * the proxy and for Python. Where the body has such an escape, json-c is
+ * no oracle for the model. */
+static bool jsonc_no_oracle(const char *body, size_t len)
 {
 	for (size_t i = 0; i + 6 <= len; i++) {
 		if (body[i] != '\\' || body[i + 1] != 'u')
@@ -82,7 +84,7 @@ static bool jsonc_surrogate_bug(const char *body, size_t len)
 			v = v * 16 + (unsigned)(isdigit((unsigned char)body[i + k])
 						    ? body[i + k] - '0'
 						    : (tolower((unsigned char)body[i + k]) - 'a' + 10));
-		if (k == 6 && v >= 0xd800 && v <= 0xdbff && (v & 0x3e) == 0x36)
+		if (k == 6 && (v == 0 || (v >= 0xd800 && v <= 0xdbff && (v & 0x3e) == 0x36)))
 			return true;
 	}
 	return false;
@@ -145,14 +147,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(json_object_is_type(m, json_type_string));
 		if (((size_t)json_object_get_string_len(m) != (size_t)dm ||
 		     memcmp(json_object_get_string(m), model, (size_t)dm) != 0) &&
-		    !jsonc_surrogate_bug(body, len)) {
+		    !jsonc_no_oracle(body, len)) {
 			fprintf(stderr, "model: proxy \"%s\", json-c \"%s\"\n", model,
 				json_object_get_string(m));
 			abort();
 		}
 	}
 	if (dm == -2 && json_object_is_type(o, json_type_object) &&
-	    json_object_object_get_ex(o, "model", &m))
+	    json_object_object_get_ex(o, "model", &m) && !jsonc_no_oracle(body, len))
 		FUZZ_CHECK(m == NULL); /* absent or null for both */
 	json_object_put(o);
 	json_tokener_free(tok);
