@@ -12,6 +12,8 @@
 #   make bench-proxy     the proxy's overhead against direct and nginx (part f of make bench)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages that are missing
+#   make check-valgrind  registry and sim integration tests with both daemons
+#                        under valgrind memcheck: fails on any error or leak
 #   make check-leaks     the integration tests with the daemons (registry,
 #                        agent, sim) built with ASan, LeakSanitizer and UBSan
 #   make fuzz            every libFuzzer target for FUZZ_TIME s (60) each
@@ -235,6 +237,29 @@ check-leaks: all $(RUNNER) san-daemons
 	 for f in $$reports; do echo "---- $$f"; head -n 60 "$$f"; done; \
 	 if [ -n "$$reports" ]; then echo "check-leaks: $$(echo "$$reports" | wc -l) sanitizer report(s) in $(SAN_LOGS)"; exit 1; fi; \
 	 [ $$rc -eq 0 ] && echo "check-leaks: no sanitizer report" || exit $$rc
+
+# The integration tests that drive the registry and elastic-sim hardest,
+# with both under valgrind's memcheck (scripts/vg-tree.sh): any error or
+# definite/indirect leak in build/vg-logs fails the run. About 3 minutes;
+# tests that time the daemons closely (test_proxy_api: SSE pacing) are not in the list.
+VG_BIN := build/vg
+VG_LOGS := build/vg-logs
+VG_TESTS ?= sim_http registry_cli proxy_keys proxy_limits proxy_faults registry_pool registry_renew fault_registry_kill
+.PHONY: check-valgrind
+check-valgrind: all $(RUNNER)
+	@command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
+	@rm -rf $(VG_LOGS) && install -d -m 1777 $(VG_LOGS)
+	@scripts/vg-tree.sh $(VG_BIN) $(VG_LOGS)
+	@scripts/cluster.sh up
+	@rc=0; for t in $(VG_TESTS); do \
+	   echo "== $$t, elastic-registry and elastic-sim under valgrind"; \
+	   ES_BIN=$(abspath $(VG_BIN)) CK_RUN_SUITE=integration CK_RUN_CASE=$$t ./$(RUNNER) || rc=1; \
+	 done; \
+	 reports=$$(find $(VG_LOGS) -type f -size +0 | sort); \
+	 for f in $$reports; do echo "---- $$f"; head -n 80 "$$f"; done; \
+	 n=$$(find $(VG_LOGS) -type f | wc -l); \
+	 if [ -n "$$reports" ]; then echo "check-valgrind: memcheck reports in $$(echo "$$reports" | wc -l) of $$n process(es) ($(VG_LOGS))"; exit 1; fi; \
+	 [ $$rc -eq 0 ] && echo "check-valgrind: $$n daemon process(es) under memcheck, no error, no leak" || exit $$rc
 
 # ---------------------------------------------------------------- fuzzing
 # libFuzzer targets tests/fuzz/fuzz_NAME.c, built with clang, libFuzzer,
