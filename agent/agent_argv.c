@@ -141,6 +141,40 @@ static size_t argv_ray_head(char **a, size_t n, const struct agent_engine_vars *
 	return n;
 }
 
+/* vLLM's serving flags after the model (elastic-sim takes the same), and
+ * with DIST its multi-node flags (torch distributed, not Ray): rank 0
+ * serves, the other ranks join it headless. Returns the new count. */
+static size_t argv_vllm_flags(char **a, size_t n, const struct agent_engine_vars *v, bool dist)
+{
+	struct buf b = BUF_INIT;
+	a[n++] = agent_xstrdup("--host");
+	a[n++] = agent_xstrdup(v->host);
+	a[n++] = agent_xstrdup("--port");
+	buf_printf(&b, "%d", v->port);
+	a[n++] = buf_steal(&b);
+	a[n++] = agent_xstrdup("--tensor-parallel-size");
+	buf_printf(&b, "%d", v->tp);
+	a[n++] = buf_steal(&b);
+	a[n++] = agent_xstrdup("--served-model-name");
+	a[n++] = agent_xstrdup(v->name);
+	if (!dist)
+		return n;
+	a[n++] = agent_xstrdup("--nnodes");
+	buf_printf(&b, "%d", v->nnodes);
+	a[n++] = buf_steal(&b);
+	a[n++] = agent_xstrdup("--node-rank");
+	buf_printf(&b, "%d", v->rank);
+	a[n++] = buf_steal(&b);
+	a[n++] = agent_xstrdup("--master-addr");
+	a[n++] = agent_xstrdup(v->master_addr ? v->master_addr : "");
+	a[n++] = agent_xstrdup("--master-port");
+	buf_printf(&b, "%d", v->master_port);
+	a[n++] = buf_steal(&b);
+	if (v->rank > 0)
+		a[n++] = agent_xstrdup("--headless");
+	return n;
+}
+
 char **agent_engine_argv(const struct model_config *cfg, const struct agent_engine_vars *v,
 			 const char *sim, char *err, size_t errlen)
 {
@@ -178,28 +212,10 @@ char **agent_engine_argv(const struct model_config *cfg, const struct agent_engi
 		ARG("vllm");
 		ARG("serve");
 		ARG(v->path);
-		ARG("--host");
-		ARG(v->host);
-		ARG("--port");
-		ARG(port);
-		ARG("--tensor-parallel-size");
-		ARG(tp);
-		ARG("--served-model-name");
-		ARG(v->name);
+		n = argv_vllm_flags(a, n, v, multi && cfg->backend != MODEL_BACKEND_RAY);
 		if (multi && cfg->backend == MODEL_BACKEND_RAY) {
 			ARG("--distributed-executor-backend");
 			ARG("ray");
-		} else if (multi) {
-			ARG("--nnodes");
-			ARG(nn);
-			ARG("--node-rank");
-			ARG(rank);
-			ARG("--master-addr");
-			ARG(maddr);
-			ARG("--master-port");
-			ARG(mport);
-			if (v->rank > 0)
-				ARG("--headless");
 		}
 		break;
 	case MODEL_ENGINE_SGLANG:
@@ -231,26 +247,7 @@ char **agent_engine_argv(const struct model_config *cfg, const struct agent_engi
 		ARG(sim && *sim ? sim : "elastic-sim");
 		ARG("--model");
 		ARG(v->path);
-		ARG("--host");
-		ARG(v->host);
-		ARG("--port");
-		ARG(port);
-		ARG("--tensor-parallel-size");
-		ARG(tp);
-		ARG("--served-model-name");
-		ARG(v->name);
-		if (multi) {
-			ARG("--nnodes");
-			ARG(nn);
-			ARG("--node-rank");
-			ARG(rank);
-			ARG("--master-addr");
-			ARG(maddr);
-			ARG("--master-port");
-			ARG(mport);
-			if (v->rank > 0)
-				ARG("--headless");
-		}
+		n = argv_vllm_flags(a, n, v, multi); /* elastic-sim takes vLLM's flags */
 		break;
 	case MODEL_ENGINE_COMMAND:
 		for (size_t i = 0; i < cfg->ncommand; i++) {

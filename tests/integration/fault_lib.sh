@@ -20,6 +20,8 @@
 #   load_show NAME          logs the summary: outcome counts, examples, timeline
 #   load_assert NAME EXPR   fails unless the Python expression EXPR holds, with
 #                           r the summary, c its counts (a dict defaulting to 0)
+#   load_assert_job_lost NAME  what load NAME's clients may see when one job's
+#                           four engines go at once (kill -9 of its agent or node)
 #   engine_pid URL          the pid of the engine serving URL (by its port)
 #   job_of_worker ID        the job id in a worker id JOB.NODE.SLICE
 #   since T0                seconds since T0 ($EPOCHREALTIME), one decimal
@@ -100,6 +102,18 @@ r = json.load(open(sys.argv[1]))
 c = collections.defaultdict(int, r["counts"])
 sys.exit(0 if eval(sys.argv[2]) else 1)
 EOF
+}
+
+load_assert_job_lost() {
+	local name=$1
+	load_assert "$name" 'c["ok"] > 50'
+	# Four engines go at once: a request whose three attempts all met one
+	# of them before they left routing gets a 502; either way, only in
+	# that moment and at most one per client.
+	load_assert "$name" 'c["cut"] + c["error"] <= 8'
+	load_assert "$name" 'all(e.split(": ", 1)[1].startswith("502 no worker could answer") for e in r["examples"].get("error", []))'
+	load_assert "$name" 'r["last_failure"] is None or r["last_failure"] - r["first_failure"] < 2'
+	load_assert "$name" 'c["refused"] + c["broken"] + c["timeout"] == 0'
 }
 
 engine_pid() {

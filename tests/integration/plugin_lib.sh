@@ -113,11 +113,9 @@ for e in json.load(sys.stdin)["events"]:
 '
 }
 
-status_field() {
-	local job=$1 f
-	shift
-	f=$(ls "$ES_TEST_DIR/elastic-serve-$job"/*.status 2>/dev/null | head -n 1)
-	[ -n "$f" ] || return 1
+# _json_fields FILE PATH...: each dotted PATH (list indices as numbers) of
+# the JSON in FILE, a line each.
+_json_fields() {
 	python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -126,7 +124,15 @@ for path in sys.argv[2:]:
     for k in path.split("."):
         v = v[int(k)] if isinstance(v, list) else v[k]
     print(v)
-' "$f" "$@"
+' "$@"
+}
+
+status_field() {
+	local job=$1 f
+	shift
+	f=$(ls "$ES_TEST_DIR/elastic-serve-$job"/*.status 2>/dev/null | head -n 1)
+	[ -n "$f" ] || return 1
+	_json_fields "$f" "$@"
 }
 
 log_epoch() {
@@ -160,13 +166,5 @@ rank_field() {
 	shift 3
 	f=$ES_TEST_DIR/elastic-serve-$job/$node.rank$rank.status
 	[ -f "$f" ] || return 1
-	python3 -c '
-import json, sys
-d = json.load(open(sys.argv[1]))
-for path in sys.argv[2:]:
-    v = d
-    for k in path.split("."):
-        v = v[int(k)] if isinstance(v, list) else v[k]
-    print(v)
-' "$f" "$@"
+	_json_fields "$f" "$@"
 }
