@@ -206,12 +206,17 @@ static int api_model(struct sim *s, struct json_object *o, struct sim_req *r,
 	return api_fail(e, 404, "model", "The model `%s` does not exist.", shown);
 }
 
+/* Tokenizes a message's CONTENT (a string or text parts) into T; appends
+ * its text to TEXT when TEXT is not NULL. */
 static int api_text_content(struct json_object *content, struct sim_toks *t,
-			    struct api_err *e)
+			    struct buf *text, struct api_err *e)
 {
 	if (json_object_is_type(content, json_type_string)) {
-		sim_tok_encode(json_object_get_string(content),
-			       (size_t)json_object_get_string_len(content), t);
+		const char *str = json_object_get_string(content);
+		size_t len = (size_t)json_object_get_string_len(content);
+		sim_tok_encode(str, len, t);
+		if (text)
+			buf_append(text, str, len);
 		return 0;
 	}
 	if (!json_object_is_type(content, json_type_array))
@@ -220,7 +225,7 @@ static int api_text_content(struct json_object *content, struct sim_toks *t,
 	size_t n = json_object_array_length(content);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *part = json_object_array_get_idx(content, i);
-		struct json_object *type, *text;
+		struct json_object *type, *ptext;
 		if (!json_object_is_type(part, json_type_object) ||
 		    !(type = api_get(part, "type")) ||
 		    !json_object_is_type(type, json_type_string))
@@ -231,21 +236,35 @@ static int api_text_content(struct json_object *content, struct sim_toks *t,
 					"content part type '%.64s' is not supported: "
 					"elastic-sim serves a text-only model",
 					json_object_get_string(type));
-		text = api_get(part, "text");
-		if (!text || !json_object_is_type(text, json_type_string))
+		ptext = api_get(part, "text");
+		if (!ptext || !json_object_is_type(ptext, json_type_string))
 			return api_fail(e, 400, "messages",
 					"a text content part needs a string 'text'");
-		sim_tok_encode(json_object_get_string(text),
-			       (size_t)json_object_get_string_len(text), t);
+		const char *str = json_object_get_string(ptext);
+		size_t len = (size_t)json_object_get_string_len(ptext);
+		sim_tok_encode(str, len, t);
+		if (text)
+			buf_append(text, str, len);
 	}
 	return 0;
 }
 
 /* The chat template: a role marker, the content and an end marker per
- * message, then the assistant's marker. */
+ * message, then the assistant's marker (add_generation_prompt, true by
+ * default). With continue_final_message the last message, an assistant's,
+ * stays open: its marker and content, no end marker, no generation prompt;
+ * its text goes to OPEN (the text a continuation resumes from). */
 static int api_chat_prompt(struct json_object *o, struct sim_toks *t,
-			   struct api_err *e)
+			   struct buf *open, struct api_err *e)
 {
+	bool gen_prompt = true, cont = false;
+	if (api_bool(o, "add_generation_prompt", &gen_prompt, e) < 0 ||
+	    api_bool(o, "continue_final_message", &cont, e) < 0)
+		return -1;
+	if (gen_prompt && cont)
+		return api_fail(e, 400, "continue_final_message",
+				"Cannot set both `continue_final_message` and "
+				"`add_generation_prompt` to True.");
 	struct json_object *msgs = api_get(o, "messages");
 	if (!msgs)
 		return api_fail(e, 400, "messages", "'messages' is required");
@@ -265,18 +284,25 @@ static int api_chat_prompt(struct json_object *o, struct sim_toks *t,
 			return api_fail(e, 400, "messages",
 					"messages[%zu] needs a string 'role'", i);
 		const char *rs = json_object_get_string(role);
+		bool last_open = cont && i + 1 == n;
+		if (last_open && strcmp(rs, "assistant") != 0)
+			return api_fail(e, 400, "messages",
+					"continue_final_message needs the last message to be "
+					"the assistant's, not '%.32s'", rs);
 		sim_toks_push(t, sim_tok_special(rs));
 		struct json_object *content = api_get(m, "content");
 		if (content) {
-			if (api_text_content(content, t, e) != 0)
+			if (api_text_content(content, t, last_open ? open : NULL, e) != 0)
 				return -1;
 		} else if (strcmp(rs, "assistant") != 0) {
 			return api_fail(e, 400, "messages",
 					"messages[%zu] needs a 'content'", i);
 		}
-		sim_toks_push(t, sim_tok_special("<|eot_id|>"));
+		if (!last_open)
+			sim_toks_push(t, sim_tok_special("<|eot_id|>"));
 	}
-	sim_toks_push(t, sim_tok_special("assistant"));
+	if (gen_prompt)
+		sim_toks_push(t, sim_tok_special("assistant"));
 	return 0;
 }
 
@@ -314,8 +340,10 @@ static int api_one_input(struct json_object *v, struct sim_toks *t,
 			"'%s' must be a string, an array of strings or token ids", param);
 }
 
+/* A completion's prompt; a string prompt's text also goes to OPEN (the
+ * text a continuation resumes from). */
 static int api_completion_prompt(struct json_object *o, struct sim_toks *t,
-				 struct api_err *e)
+				 struct buf *open, struct api_err *e)
 {
 	struct json_object *p = api_get(o, "prompt");
 	if (!p)
@@ -331,12 +359,17 @@ static int api_completion_prompt(struct json_object *o, struct sim_toks *t,
 		if (n > 1)
 			return api_fail(e, 400, "prompt",
 					"elastic-sim takes one prompt per request");
-		return api_one_input(first, t, "prompt", e);
-	}
-	if (!json_object_is_type(p, json_type_string))
+		p = first;
+	} else if (!json_object_is_type(p, json_type_string)) {
 		return api_fail(e, 400, "prompt",
 				"'prompt' must be a string, an array of strings or token ids");
-	return api_one_input(p, t, "prompt", e);
+	}
+	if (api_one_input(p, t, "prompt", e) != 0)
+		return -1;
+	if (json_object_is_type(p, json_type_string))
+		buf_append(open, json_object_get_string(p),
+			   (size_t)json_object_get_string_len(p));
+	return 0;
 }
 
 /* ---------------------------------------------------------------- planning */
@@ -359,9 +392,14 @@ static uint64_t sim_rand(struct sim *s)
 	return sim_mix64(s->rng);
 }
 
-/* Plans the output: NOUT tokens of text, cut at the first stop string. */
+/* Plans the output: NOUT tokens of text, cut at the first stop string.
+ * With a seed, a prompt whose OPEN text (the open assistant message, or a
+ * completion's prompt) ends with the first K words generated for that seed
+ * is a continuation: generation resumes at word K, and the natural end
+ * stays at --output-len words counted from word 0 (see CONTINUATION in
+ * elastic-sim(1)). */
 static int api_plan(struct sim *s, struct sim_req *r, struct json_object *o,
-		    struct api_err *e)
+		    const struct buf *open, struct api_err *e)
 {
 	const struct sim_config *c = &s->cfg;
 	size_t np = r->prompt.n;
@@ -437,8 +475,15 @@ static int api_plan(struct sim *s, struct sim_req *r, struct json_object *o,
 		}
 	}
 
+	/* A continuation resumes at word K; max_tokens, min_tokens and
+	 * ignore_eos count from there, as an engine counts them from the end
+	 * of the prompt. */
+	uint32_t k = 0;
+	if (have_seed && open->len > 0)
+		k = sim_tok_resume((uint64_t)seed, open->data, open->len);
 	int64_t limit = have_mt ? max_tokens : room;
-	int64_t nout = ignore_eos ? limit : (int64_t)c->output_len;
+	int64_t natural = (int64_t)c->output_len > (int64_t)k ? (int64_t)c->output_len - k : 1;
+	int64_t nout = ignore_eos ? limit : natural;
 	if (nout < min_tokens)
 		nout = min_tokens;
 	if (nout > limit)
@@ -464,7 +509,7 @@ static int api_plan(struct sim *s, struct sim_req *r, struct json_object *o,
 	buf_reserve(&r->text, (size_t)nout * 6);
 	for (int64_t i = 0; i < nout; i++) {
 		size_t wl;
-		const char *w = sim_tok_word(tseed, (uint32_t)i, &wl);
+		const char *w = sim_tok_word(tseed, k + (uint32_t)i, &wl);
 		buf_append(&r->text, w, wl);
 		r->ends[i] = (uint32_t)r->text.len;
 	}
@@ -687,6 +732,7 @@ static void api_client_gone(struct httpd_req *req, void *arg)
 static void api_generate(struct sim *s, struct httpd_req *req, enum sim_kind kind)
 {
 	struct api_err e = {0};
+	struct buf open = BUF_INIT; /* the text a continuation resumes from */
 	size_t len;
 	const char *body = httpd_req_body(req, &len);
 	struct json_object *o = api_parse(s, body, len, &e);
@@ -723,12 +769,13 @@ static void api_generate(struct sim *s, struct httpd_req *req, enum sim_kind kin
 		if (api_bool(so, "continuous_usage_stats", &cont, &e) < 0)
 			goto fail;
 	}
-	if ((kind == KIND_CHAT ? api_chat_prompt(o, &r->prompt, &e)
-			       : api_completion_prompt(o, &r->prompt, &e)) != 0)
+	if ((kind == KIND_CHAT ? api_chat_prompt(o, &r->prompt, &open, &e)
+			       : api_completion_prompt(o, &r->prompt, &open, &e)) != 0)
 		goto fail;
-	if (api_plan(s, r, o, &e) != 0)
+	if (api_plan(s, r, o, &open, &e) != 0)
 		goto fail;
 	json_object_put(o);
+	buf_free(&open);
 
 	uint64_t rid = sim_rand(s);
 	snprintf(r->id, sizeof r->id, "%s-%016llx%016llx",
@@ -743,6 +790,7 @@ static void api_generate(struct sim *s, struct httpd_req *req, enum sim_kind kin
 	return;
 fail:
 	json_object_put(o);
+	buf_free(&open);
 	api_reply_err(req, &e);
 	sim_req_free(r);
 	api_count_done(s);

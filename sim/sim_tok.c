@@ -161,3 +161,29 @@ const char *sim_tok_word(uint64_t seed, uint32_t i, size_t *len)
 	*len = n;
 	return buf;
 }
+
+uint32_t sim_tok_resume(uint64_t seed, const char *text, size_t len)
+{
+	/* Word 0 is at least 2 bytes and every later one at least 3: a text of
+	 * LEN bytes ends with at most (LEN - 2) / 3 + 1 words. Each candidate
+	 * is compared from its last word backwards; almost all fail at once. */
+	if (len < 2)
+		return 0;
+	size_t kmax = (len - 2) / 3 + 1;
+	if (kmax > UINT32_MAX)
+		kmax = UINT32_MAX;
+	uint32_t best = 0;
+	for (size_t k = 1; k <= kmax; k++) {
+		size_t pos = len, wl;
+		uint32_t i = (uint32_t)k;
+		while (i-- > 0) {
+			const char *w = sim_tok_word(seed, i, &wl);
+			if (pos < wl || memcmp(text + pos - wl, w, wl) != 0)
+				break;
+			pos -= wl;
+		}
+		if (i == UINT32_MAX) /* all K words matched */
+			best = (uint32_t)k;
+	}
+	return best;
+}
