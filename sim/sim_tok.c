@@ -100,34 +100,40 @@ static size_t sim_utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
-size_t sim_tok_encode(const char *text, size_t len, struct sim_toks *out)
+size_t sim_tok_next(const char *text, size_t len, size_t i)
 {
 	const unsigned char *p = (const unsigned char *)text;
+	unsigned char c = p[i];
+	if (sim_alnum(c) || (c == ' ' && i + 1 < len && sim_alnum(p[i + 1]))) {
+		if (c == ' ')
+			i++;
+		size_t k = 0;
+		while (i < len && k < 4 && sim_alnum(p[i])) {
+			i++;
+			k++;
+		}
+	} else if (c == ' ') {
+		size_t k = 0;
+		while (i < len && k < 4 && p[i] == ' ' &&
+		       !(i + 1 < len && sim_alnum(p[i + 1]) && k > 0)) {
+			i++;
+			k++;
+		}
+	} else if (c < 0x80) {
+		i++;
+	} else {
+		size_t u = sim_utf8_len(p + i, len - i);
+		i += u ? u : 1;
+	}
+	return i;
+}
+
+size_t sim_tok_encode(const char *text, size_t len, struct sim_toks *out)
+{
 	size_t i = 0, count = 0;
 	while (i < len) {
 		size_t s = i;
-		unsigned char c = p[i];
-		if (sim_alnum(c) || (c == ' ' && i + 1 < len && sim_alnum(p[i + 1]))) {
-			if (c == ' ')
-				i++;
-			size_t k = 0;
-			while (i < len && k < 4 && sim_alnum(p[i])) {
-				i++;
-				k++;
-			}
-		} else if (c == ' ') {
-			size_t k = 0;
-			while (i < len && k < 4 && p[i] == ' ' &&
-			       !(i + 1 < len && sim_alnum(p[i + 1]) && k > 0)) {
-				i++;
-				k++;
-			}
-		} else if (c < 0x80) {
-			i++;
-		} else {
-			size_t u = sim_utf8_len(p + i, len - i);
-			i += u ? u : 1;
-		}
+		i = sim_tok_next(text, len, i);
 		if (out)
 			sim_toks_push(out, sim_tok_id(text + s, i - s));
 		count++;

@@ -39,6 +39,10 @@ void sim_toks_free(struct sim_toks *t);
  * be NULL to count only. */
 size_t sim_tok_encode(const char *text, size_t len, struct sim_toks *out);
 
+/* The end of the token that starts at byte I of TEXT (LEN bytes, I < LEN):
+ * how sim_tok_encode cuts it. */
+size_t sim_tok_next(const char *text, size_t len, size_t i);
+
 /* The id of a special token named NAME (e.g. a chat role marker). */
 uint32_t sim_tok_special(const char *name);
 

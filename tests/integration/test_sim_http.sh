@@ -5,7 +5,8 @@
 # prefix cache and gets a lower time to first token; 64 concurrent streams
 # with --max-num-seqs 16 show 16 running and 48 waiting; SIGTERM drains;
 # --crash-after, --hang-after, --fail-rate, --startup-delay; a generation
-# continued from the text so far (issue 11); multi-node.
+# continued from the text so far (issue 11); tool calls (issue 12);
+# multi-node.
 # timeout: 180
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -226,6 +227,46 @@ print("continuations match the uninterrupted text")
 PY
 kill -TERM "$PID"; wait "$PID"
 ok "continuation: a generation resent at any token gives the uninterrupted text"
+
+# ---------------------------------------------------------------- tool calls
+# A chat with tools: a search call, then (--tool-rounds 1) the answer from
+# the tool's result; streamed, the call comes in vLLM's chunks.
+start_sim tools --time-scale 0 --tool-rounds 1
+python3 - "$PORT" <<'PY' || fail "tool calls"
+import json, sys, urllib.request
+port = sys.argv[1]
+def call(body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions",
+                                 json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return r.read().decode()
+tools = [{"type": "function", "function": {"name": "search", "parameters": {
+    "type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}}}]
+msgs = [{"role": "user", "content": "capital of Peru?"}]
+first = json.loads(call({"messages": msgs, "tools": tools}))
+c = first["choices"][0]
+assert c["finish_reason"] == "tool_calls" and c["message"]["content"] is None, c
+tc = c["message"]["tool_calls"][0]
+assert tc["function"]["name"] == "search", tc
+assert json.loads(tc["function"]["arguments"]) == {"q": "capital of Peru?"}, tc
+raw = call({"messages": msgs, "tools": tools, "stream": True})
+chunks = [json.loads(e[6:]) for e in raw.split("\n\n") if e.startswith("data: {")]
+assert raw.endswith("data: [DONE]\n\n"), raw[-40:]
+head = chunks[1]["choices"][0]["delta"]["tool_calls"][0]
+assert head["id"] == tc["id"] and head["function"] == {"name": "search", "arguments": ""}, head
+args = "".join(ch["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+               for ch in chunks[2:-1])
+assert args == tc["function"]["arguments"], args
+assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls", chunks[-1]
+msgs += [{"role": "assistant", "content": None, "tool_calls": [tc]},
+         {"role": "tool", "tool_call_id": tc["id"], "content": "Lima is the capital of Peru."}]
+ans = json.loads(call({"messages": msgs, "tools": tools}))["choices"][0]
+assert ans["message"]["content"] == "Answer: Lima is the capital of Peru.", ans
+assert ans["finish_reason"] == "stop", ans
+print("search call, then the answer")
+PY
+kill -TERM "$PID"; wait "$PID"
+ok "tool calls: a search call, streamed and not, then the answer from its result"
 
 # ---------------------------------------------------------------- multi-node
 MP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
