@@ -174,7 +174,7 @@ done
 tool pubmed_search '{"query": "__badsummary__"}'
 expect 1 "answered with JSON of an unexpected shape: no \"result\" object" "an esummary of another shape"
 FREE=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-tool web_search '{"query": "x"}' --set ES_SERPER_URL=http://127.0.0.1:$FREE --set ES_RETRIES=1
+tool web_search '{"query": "x"}' --set "ES_SERPER_URL=http://127.0.0.1:$FREE" --set ES_RETRIES=1
 expect 1 "error: Serper did not answer: cannot connect to http://127.0.0.1:$FREE/search" "nothing listening"
 
 # ---------------------------------------------------------------- usage: exit 2
