@@ -101,10 +101,11 @@ FUZZ_CC   ?= clang
 FUZZ_TIME ?= 60
 FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
-	-Ilib -Iregistry -Iagent -Isim -Icli -Itests/fuzz $(DEFS) $(PKG_CFLAGS) $(CFLAGS)
+	-Ilib -Iregistry -Iagent -Isim -Icli -Iresearch -Itests/fuzz $(DEFS) $(PKG_CFLAGS) $(CFLAGS)
 # Targets over code that is not in every checkout yet name the file they need.
 FUZZ_NEEDS_proxy := registry/proxy_json.c
 FUZZ_NEEDS_sse   := cli/bench_sse.c
+FUZZ_NEEDS_research := research/rs_tool_page.c
 FUZZ_ALL  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(foreach t,$(FUZZ_ALL),$(if $(FUZZ_NEEDS_$(t)),$(if $(wildcard $(FUZZ_NEEDS_$(t))),$(t)),$(t)))
 FZ := build/fuzz
@@ -159,7 +160,7 @@ $(A)/tests/fuzz_targets.h: $(wildcard tests/fuzz/fuzz_*.c) Makefile | $(A)/tests
 	@printf 'FUZZ(%s)\n' $(FUZZ_TARGETS) > $@.tmp && mv $@.tmp $@
 $(A)/tests/check_fuzz.o: $(A)/tests/fuzz_targets.h
 $(A)/tests/check_fuzz.o: SAN_CFLAGS += -I$(A)/tests
-$(A)/tests/fuzz/fuzz_%.o: SAN_CFLAGS += -DLLVMFuzzerTestOneInput=$(patsubst fuzz_%,fuzz_one_%,$(notdir $(basename $@))) -Iregistry -Isim -Icli -Itests/fuzz
+$(A)/tests/fuzz/fuzz_%.o: SAN_CFLAGS += -DLLVMFuzzerTestOneInput=$(patsubst fuzz_%,fuzz_one_%,$(notdir $(basename $@))) -Iregistry -Isim -Icli -Iresearch -Itests/fuzz
 
 $(RUNNER): $(UNIT_OBJ)
 	$(call msg,LINK,$@)$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm

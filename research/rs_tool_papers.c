@@ -21,6 +21,7 @@
  *   errors: {"error": "API key invalid", "api-key": "...", "type": "invalid"} (400),
  *           {"error": "API rate limit exceeded", ...} (429)
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,8 +270,15 @@ int rs_parse_esearch(struct json_object *j, struct buf *ids, long *count, struct
 	if (!json_object_object_get_ex(r, "idlist", &list) || !json_object_is_type(list, json_type_array))
 		return rs_bad_shape(out, RS_NCBI, "no \"esearchresult.idlist\" list");
 	*count = -1;
-	if (json_object_object_get_ex(r, "count", &v))
-		*count = strtol(json_object_get_string(v), NULL, 10);
+	if (json_object_object_get_ex(r, "count", &v)) {
+		/* a string of digits ("2417"); anything else leaves it unknown */
+		const char *c = json_object_get_string(v);
+		char *end;
+		errno = 0;
+		long n = strtol(c, &end, 10);
+		if (end != c && !*end && !errno && n >= 0)
+			*count = n;
+	}
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		const char *id = json_object_get_string(json_object_array_get_idx(list, i));
 		if (!id || !*id || strspn(id, "0123456789") != strlen(id))
