@@ -41,6 +41,9 @@ struct rs_conf {
 	long backoff_ms;             /* first backoff (default 1000) */
 	size_t page_max;             /* open_page text kept, bytes (default 40000); the cut is marked */
 	int results;                 /* results per search (default 10) */
+	char **dotenv;               /* every "KEY=value" of the .env file read, in
+				      * file order (later lines win); see rs_conf_env */
+	size_t ndotenv;              /* entries in dotenv */
 };
 
 /* Fills C with the defaults, then the environment (SERPER_API_KEY,
@@ -48,11 +51,31 @@ struct rs_conf {
  * ES_SERPER_URL, ES_JINA_URL, ES_S2_URL, ES_NCBI_URL), then the file
  * ENVFILE (KEY=value lines, # comments, optional quotes; NULL: ./.env if
  * it exists) for what the environment does not set. Returns 0, or -1 with
- * ERR naming the file and line. */
+ * ERR naming the file and line ("FILE:LINE: message"); C is then empty
+ * (rs_conf_free is harmless). .env lines: "KEY=value" or "export
+ * KEY=value"; blank lines and "# ..." comments; a value in single quotes
+ * is literal, one in double quotes knows \n \t \" \\ escapes, an unquoted
+ * one ends at " #" and is trimmed. */
 int rs_conf_load(struct rs_conf *c, const char *envfile, char *err, size_t errlen);
 
-/* Sets one setting by its variable name (as in .env); 0 or -1 with ERR. */
+/* Sets one setting by its variable name (as in .env); 0 or -1 with ERR.
+ *
+ *   SERPER_API_KEY JINA_API_KEY S2_API_KEY NCBI_API_KEY   keys ("": none)
+ *   ES_SERPER_URL ES_JINA_URL ES_S2_URL ES_NCBI_URL       base URLs (http, https)
+ *   ES_WEB_SEARCH_TIMEOUT ES_OPEN_PAGE_TIMEOUT ES_PAPER_SEARCH_TIMEOUT
+ *   ES_PUBMED_SEARCH_TIMEOUT, ES_TOOL_TIMEOUT (all four)   "500ms", "30s", "2m", 45
+ *   ES_RETRIES (0-10)  ES_BACKOFF (a duration)  ES_PAGE_MAX (bytes, 200 to
+ *   16 MiB)  ES_RESULTS (1-100)
+ *
+ * rs_conf_load reads these from the environment and the .env file; any
+ * other name there is kept for rs_conf_env, unchecked. */
 int rs_conf_set(struct rs_conf *c, const char *name, const char *value, char *err, size_t errlen);
+/* Whether NAME is one of the settings above. */
+bool rs_conf_known(const char *name);
+/* The value of variable NAME: the environment's (when set and not empty),
+ * else the .env file's, else NULL. For settings of other modules (the
+ * endpoint, the model) kept in the same .env file. */
+const char *rs_conf_env(const struct rs_conf *c, const char *name);
 void rs_conf_free(struct rs_conf *c);
 
 /* The tools array of a chat completion request ("tools": [...], OpenAI
