@@ -193,7 +193,7 @@ static int check_call(const char *name, const char *args, struct buf *out)
 	if (!*p)
 		return 0; /* no arguments: the tool says what it misses */
 	char perr[160];
-	struct json_object *o = rs_jparse(args, strlen(args), perr, sizeof perr);
+	struct json_object *o = rs_ju_parse(args, strlen(args), perr, sizeof perr);
 	if (!o) {
 		buf_printf(out, "error: the arguments of %s are %s; send a JSON object such as "
 				"{\"query\": \"...\"}",

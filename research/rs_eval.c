@@ -83,13 +83,13 @@ static void scan_file(struct rs_eval *e, size_t *cap, const char *path, int atte
 		e->skipped++;
 		goto cleanup;
 	}
-	o = rs_jparse(text.data, text.len, err, sizeof err);
+	o = rs_ju_parse(text.data, text.len, err, sizeof err);
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		fprintf(stderr, "warning: %s: %s; skipped\n", path, o ? "not a JSON object" : err);
 		e->skipped++;
 		goto cleanup;
 	}
-	id = rs_jstr(o, "id", NULL);
+	id = rs_ju_str(o, "id", NULL);
 	if (!id) {
 		fprintf(stderr, "warning: %s: no \"id\"; skipped\n", path);
 		e->skipped++;
@@ -105,12 +105,12 @@ static void scan_file(struct rs_eval *e, size_t *cap, const char *path, int atte
 	struct rs_eval_traj *t = &e->t[e->n++];
 	memset(t, 0, sizeof *t);
 	t->id = xstrdup(id);
-	t->attempt = (int)rs_jnum(o, "attempt", attempt);
+	t->attempt = (int)rs_ju_num(o, "attempt", attempt);
 	t->file = xstrdup(path);
-	t->question = xstrdup(rs_jstr(o, "question", ""));
-	const char *ans = rs_jstr(o, "answer", NULL);
+	t->question = xstrdup(rs_ju_str(o, "question", ""));
+	const char *ans = rs_ju_str(o, "answer", NULL);
 	t->answer = ans ? xstrdup(ans) : NULL;
-	t->finished = strcmp(rs_jstr(o, "status", ""), "done") == 0;
+	t->finished = strcmp(rs_ju_str(o, "status", ""), "done") == 0;
 	t->verdict = RS_EVAL_NOT_JUDGED;
 cleanup:
 	json_object_put(o);

@@ -14,7 +14,7 @@
 
 #define RS_JSON_MAX_DEPTH 64
 
-struct json_object *rs_jparse(const char *s, size_t len, char *err, size_t errlen)
+struct json_object *rs_ju_parse(const char *s, size_t len, char *err, size_t errlen)
 {
 	if (!s || !len) {
 		snprintf(err, errlen, "empty, not JSON");
@@ -58,7 +58,7 @@ struct json_object *rs_jparse(const char *s, size_t len, char *err, size_t errle
 	return o;
 }
 
-struct json_object *rs_jget(struct json_object *o, const char *key)
+struct json_object *rs_ju_get(struct json_object *o, const char *key)
 {
 	struct json_object *v = NULL;
 	if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v))
@@ -66,27 +66,27 @@ struct json_object *rs_jget(struct json_object *o, const char *key)
 	return NULL;
 }
 
-const char *rs_jstr(struct json_object *o, const char *key, const char *def)
+const char *rs_ju_str(struct json_object *o, const char *key, const char *def)
 {
-	struct json_object *v = rs_jget(o, key);
+	struct json_object *v = rs_ju_get(o, key);
 	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : def;
 }
 
-double rs_jnum(struct json_object *o, const char *key, double def)
+double rs_ju_num(struct json_object *o, const char *key, double def)
 {
-	struct json_object *v = rs_jget(o, key);
+	struct json_object *v = rs_ju_get(o, key);
 	if (v && (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)))
 		return json_object_get_double(v);
 	return def;
 }
 
-bool rs_jbool(struct json_object *o, const char *key, bool def)
+bool rs_ju_bool(struct json_object *o, const char *key, bool def)
 {
-	struct json_object *v = rs_jget(o, key);
+	struct json_object *v = rs_ju_get(o, key);
 	return v && json_object_is_type(v, json_type_boolean) ? json_object_get_boolean(v) : def;
 }
 
-const char *rs_jtext(struct json_object *o)
+const char *rs_ju_text(struct json_object *o)
 {
 	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }

@@ -15,19 +15,19 @@ struct json_object;
 /* Parses LEN bytes of S as one JSON value (strict: no trailing data).
  * Returns a new reference, or NULL with ERR ("unexpected end of input",
  * "... at byte N", "trailing data at byte N"). */
-struct json_object *rs_jparse(const char *s, size_t len, char *err, size_t errlen);
+struct json_object *rs_ju_parse(const char *s, size_t len, char *err, size_t errlen);
 
 /* Member KEY of object O (NULL when O is not an object or has no KEY). */
-struct json_object *rs_jget(struct json_object *o, const char *key);
+struct json_object *rs_ju_get(struct json_object *o, const char *key);
 /* Member KEY as a string (DEF when absent or not a string). */
-const char *rs_jstr(struct json_object *o, const char *key, const char *def);
+const char *rs_ju_str(struct json_object *o, const char *key, const char *def);
 /* Member KEY as a number (DEF when absent or not a number). */
-double rs_jnum(struct json_object *o, const char *key, double def);
+double rs_ju_num(struct json_object *o, const char *key, double def);
 /* Member KEY as a boolean (DEF when absent or not a boolean). */
-bool rs_jbool(struct json_object *o, const char *key, bool def);
+bool rs_ju_bool(struct json_object *o, const char *key, bool def);
 
 /* O as compact JSON (no escaped slashes); valid until O changes. */
-const char *rs_jtext(struct json_object *o);
+const char *rs_ju_text(struct json_object *o);
 
 /* Writes LEN bytes of DATA to PATH atomically: a temporary file beside it
  * (PATH.tmp.PID.N), fsync, rename. Returns 0, or -1 with ERR. */

@@ -167,10 +167,10 @@ static struct rs_llm_call *add_call(struct rs_llm_reply *r)
 
 static void take_usage(struct json_object *o, struct rs_llm_reply *r)
 {
-	struct json_object *u = rs_jget(o, "usage");
+	struct json_object *u = rs_ju_get(o, "usage");
 	if (!u || !json_object_is_type(u, json_type_object))
 		return;
-	double p = rs_jnum(u, "prompt_tokens", -1), c = rs_jnum(u, "completion_tokens", -1);
+	double p = rs_ju_num(u, "prompt_tokens", -1), c = rs_ju_num(u, "completion_tokens", -1);
 	if (p >= 0)
 		r->prompt_tokens = (long)p;
 	if (c >= 0)
@@ -180,18 +180,18 @@ static void take_usage(struct json_object *o, struct rs_llm_reply *r)
 /* The message of an "error" object, or NULL. */
 static const char *error_message(struct json_object *o)
 {
-	struct json_object *e = rs_jget(o, "error");
+	struct json_object *e = rs_ju_get(o, "error");
 	if (!e)
 		return NULL;
 	if (json_object_is_type(e, json_type_string))
 		return json_object_get_string(e);
-	const char *m = rs_jstr(e, "message", NULL);
+	const char *m = rs_ju_str(e, "message", NULL);
 	return m ? m : "an error without a message";
 }
 
 static void set_finish(struct rs_llm_reply *r, struct json_object *choice)
 {
-	const char *f = rs_jstr(choice, "finish_reason", NULL);
+	const char *f = rs_ju_str(choice, "finish_reason", NULL);
 	if (f)
 		snprintf(r->finish_reason, sizeof r->finish_reason, "%s", f);
 }
@@ -201,13 +201,13 @@ int rs_llm_parse_completion(const char *body, size_t len, struct rs_llm_reply *o
 {
 	char perr[200];
 	int rc = -1;
-	struct json_object *o = rs_jparse(body, len, perr, sizeof perr);
+	struct json_object *o = rs_ju_parse(body, len, perr, sizeof perr);
 	if (!o) {
 		snprintf(err, errlen, "the answer is %s", perr);
 		return -1;
 	}
 	const char *em = error_message(o);
-	struct json_object *choices = rs_jget(o, "choices"), *c0, *msg;
+	struct json_object *choices = rs_ju_get(o, "choices"), *c0, *msg;
 	if (em) {
 		snprintf(err, errlen, "the endpoint sent an error: %s", em);
 		goto cleanup;
@@ -218,31 +218,31 @@ int rs_llm_parse_completion(const char *body, size_t len, struct rs_llm_reply *o
 		goto cleanup;
 	}
 	c0 = json_object_array_get_idx(choices, 0);
-	msg = rs_jget(c0, "message");
+	msg = rs_ju_get(c0, "message");
 	if (!msg || !json_object_is_type(msg, json_type_object)) {
 		snprintf(err, errlen, "the answer's first choice has no message");
 		goto cleanup;
 	}
-	out->content = xstrdup(rs_jstr(msg, "content", ""));
-	const char *rsn = rs_jstr(msg, "reasoning_content", NULL);
+	out->content = xstrdup(rs_ju_str(msg, "content", ""));
+	const char *rsn = rs_ju_str(msg, "reasoning_content", NULL);
 	if (!rsn)
-		rsn = rs_jstr(msg, "reasoning", NULL);
+		rsn = rs_ju_str(msg, "reasoning", NULL);
 	if (rsn)
 		out->reasoning = xstrdup(rsn);
-	struct json_object *tc = rs_jget(msg, "tool_calls");
+	struct json_object *tc = rs_ju_get(msg, "tool_calls");
 	if (tc && json_object_is_type(tc, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(tc); i++) {
 			struct json_object *t = json_object_array_get_idx(tc, i);
-			struct json_object *fn = rs_jget(t, "function");
+			struct json_object *fn = rs_ju_get(t, "function");
 			struct rs_llm_call *c = add_call(out);
-			set_str(&c->id, rs_jstr(t, "id", ""));
-			set_str(&c->name, rs_jstr(fn, "name", ""));
-			struct json_object *a = rs_jget(fn, "arguments");
+			set_str(&c->id, rs_ju_str(t, "id", ""));
+			set_str(&c->name, rs_ju_str(fn, "name", ""));
+			struct json_object *a = rs_ju_get(fn, "arguments");
 			/* Arguments are a JSON string; some servers send the object. */
 			if (a && json_object_is_type(a, json_type_string))
 				set_str(&c->arguments, json_object_get_string(a));
 			else if (a)
-				set_str(&c->arguments, rs_jtext(a));
+				set_str(&c->arguments, rs_ju_text(a));
 		}
 	}
 	set_finish(out, c0);
@@ -339,7 +339,7 @@ static void stream_event(struct rs_llm_stream *s, const char *data, size_t len)
 		return;
 	}
 	char perr[200];
-	struct json_object *o = rs_jparse(data, len, perr, sizeof perr);
+	struct json_object *o = rs_ju_parse(data, len, perr, sizeof perr);
 	if (!o) {
 		stream_fail(s, "a streamed event is %s", perr);
 		return;
@@ -352,36 +352,36 @@ static void stream_event(struct rs_llm_stream *s, const char *data, size_t len)
 	}
 	s->chunks++;
 	take_usage(o, s->out);
-	struct json_object *choices = rs_jget(o, "choices");
+	struct json_object *choices = rs_ju_get(o, "choices");
 	if (choices && json_object_is_type(choices, json_type_array) && json_object_array_length(choices)) {
 		struct json_object *c0 = json_object_array_get_idx(choices, 0);
-		struct json_object *d = rs_jget(c0, "delta");
-		const char *t = rs_jstr(d, "reasoning_content", NULL);
+		struct json_object *d = rs_ju_get(c0, "delta");
+		const char *t = rs_ju_str(d, "reasoning_content", NULL);
 		if (!t)
-			t = rs_jstr(d, "reasoning", NULL);
+			t = rs_ju_str(d, "reasoning", NULL);
 		if (t)
 			deliver(s, 'r', t);
-		t = rs_jstr(d, "content", NULL);
+		t = rs_ju_str(d, "content", NULL);
 		if (t)
 			deliver(s, 'c', t);
-		struct json_object *tc = rs_jget(d, "tool_calls");
+		struct json_object *tc = rs_ju_get(d, "tool_calls");
 		if (tc && json_object_is_type(tc, json_type_array)) {
 			for (size_t i = 0; i < json_object_array_length(tc); i++) {
 				struct json_object *x = json_object_array_get_idx(tc, i);
-				long idx = (long)rs_jnum(x, "index", (double)i);
+				long idx = (long)rs_ju_num(x, "index", (double)i);
 				struct rs_llm_call *c = call_at(s, idx, x);
 				if (!c) {
 					stream_fail(s, "a tool call delta has a bad index%s", "");
 					continue;
 				}
-				const char *id = rs_jstr(x, "id", NULL);
+				const char *id = rs_ju_str(x, "id", NULL);
 				if (id && *id)
 					set_str(&c->id, id);
-				struct json_object *fn = rs_jget(x, "function");
-				const char *nm = rs_jstr(fn, "name", NULL);
+				struct json_object *fn = rs_ju_get(x, "function");
+				const char *nm = rs_ju_str(fn, "name", NULL);
 				if (nm)
 					str_append(&c->name, nm, strlen(nm));
-				const char *ar = rs_jstr(fn, "arguments", NULL);
+				const char *ar = rs_ju_str(fn, "arguments", NULL);
 				if (ar)
 					str_append(&c->arguments, ar, strlen(ar));
 			}
@@ -463,7 +463,7 @@ void rs_llm_request_body(const struct rs_llm *l, struct json_object *messages,
 	struct json_object *o = NULL;
 	if (l->extra) {
 		char perr[128];
-		o = rs_jparse(l->extra, strlen(l->extra), perr, sizeof perr);
+		o = rs_ju_parse(l->extra, strlen(l->extra), perr, sizeof perr);
 		if (o && !json_object_is_type(o, json_type_object)) {
 			json_object_put(o);
 			o = NULL;
@@ -490,7 +490,7 @@ void rs_llm_request_body(const struct rs_llm *l, struct json_object *messages,
 	} else {
 		json_object_object_add(o, "stream", json_object_new_boolean(0));
 	}
-	buf_puts(out, rs_jtext(o));
+	buf_puts(out, rs_ju_text(o));
 	json_object_put(o);
 }
 
@@ -513,7 +513,7 @@ static void headers(const struct rs_llm *l, struct buf *auth, const char *hdr[4]
 static void status_error(long status, const char *body, size_t len, char *err, size_t errlen)
 {
 	char perr[64];
-	struct json_object *o = rs_jparse(body, len, perr, sizeof perr);
+	struct json_object *o = rs_ju_parse(body, len, perr, sizeof perr);
 	const char *m = o ? error_message(o) : NULL;
 	if (m) {
 		snprintf(err, errlen, "the endpoint answered %ld: %s", status, m);
@@ -725,8 +725,8 @@ static int fetch_key(struct rs_llm *l, char *err, size_t errlen)
 		return -1;
 	}
 	char perr[64];
-	struct json_object *o = rs_jparse(r.body.data ? r.body.data : "", r.body.len, perr, sizeof perr);
-	const char *key = rs_jstr(o, "key", NULL);
+	struct json_object *o = rs_ju_parse(r.body.data ? r.body.data : "", r.body.len, perr, sizeof perr);
+	const char *key = rs_ju_str(o, "key", NULL);
 	if (r.status != 200 || !key || !*key) {
 		const char *m = o ? error_message(o) : NULL;
 		snprintf(err, errlen, "the registry at %s gave no key (%d%s%s)", l->registry, r.status,
@@ -797,8 +797,8 @@ int rs_llm_prepare(struct rs_llm *l, char *err, size_t errlen)
 		rc = 0; /* the model may come with the next worker: not checked */
 		goto cleanup;
 	}
-	o = rs_jparse(resp.data ? resp.data : "", resp.len, herr, sizeof herr);
-	struct json_object *data = rs_jget(o, "data");
+	o = rs_ju_parse(resp.data ? resp.data : "", resp.len, herr, sizeof herr);
+	struct json_object *data = rs_ju_get(o, "data");
 	if (!o || !data || !json_object_is_type(data, json_type_array)) {
 		snprintf(err, errlen, "%s/models: the answer is no model list", l->endpoint);
 		goto cleanup;
@@ -808,7 +808,7 @@ int rs_llm_prepare(struct rs_llm *l, char *err, size_t errlen)
 			 l->endpoint);
 		goto cleanup;
 	}
-	const char *id = rs_jstr(json_object_array_get_idx(data, 0), "id", NULL);
+	const char *id = rs_ju_str(json_object_array_get_idx(data, 0), "id", NULL);
 	if (!id || !*id) {
 		snprintf(err, errlen, "%s/models: the first model has no id", l->endpoint);
 		goto cleanup;

@@ -114,9 +114,9 @@ const struct rs_question *rs_qa_find(const struct rs_qa *qa, const char *id)
 /* Reads "answer" of O into Q. Returns 0, 1 when absent, or -1 with ERR. */
 static int take_answers(struct json_object *o, struct rs_question *q, char *err, size_t errlen)
 {
-	struct json_object *a = rs_jget(o, "answer");
+	struct json_object *a = rs_ju_get(o, "answer");
 	if (!a)
-		a = rs_jget(o, "answers");
+		a = rs_ju_get(o, "answers");
 	if (!a || json_object_is_type(a, json_type_null))
 		return 1;
 	if (json_object_is_type(a, json_type_string) || json_object_is_type(a, json_type_int) ||
@@ -153,7 +153,7 @@ static int parse_line(struct rs_question *q, const char *line, size_t len, int l
 {
 	char perr[200];
 	int rc = -1;
-	struct json_object *o = rs_jparse(line, len, perr, sizeof perr);
+	struct json_object *o = rs_ju_parse(line, len, perr, sizeof perr);
 	if (!o) {
 		snprintf(err, errlen, "%s", perr);
 		return -1;
@@ -163,7 +163,7 @@ static int parse_line(struct rs_question *q, const char *line, size_t len, int l
 		goto cleanup;
 	}
 	q->line = lineno;
-	struct json_object *id = rs_jget(o, "id");
+	struct json_object *id = rs_ju_get(o, "id");
 	if (!id) {
 		char buf[32];
 		snprintf(buf, sizeof buf, "%d", lineno);
@@ -181,7 +181,7 @@ static int parse_line(struct rs_question *q, const char *line, size_t len, int l
 		goto cleanup;
 	}
 	q->dir = rs_qa_dirname(q->id);
-	struct json_object *qs = rs_jget(o, "question");
+	struct json_object *qs = rs_ju_get(o, "question");
 	if (qs && json_object_is_type(qs, json_type_string) && json_object_get_string_len(qs) > 0) {
 		q->question = xstrdup(json_object_get_string(qs));
 	} else if (qs && !json_object_is_type(qs, json_type_null)) {
@@ -395,12 +395,12 @@ static enum rs_verdict from_json(const char *reply)
 	if (!a || !b || b < a)
 		return RS_VERDICT_UNPARSABLE;
 	char perr[64];
-	struct json_object *o = rs_jparse(a, (size_t)(b - a + 1), perr, sizeof perr);
+	struct json_object *o = rs_ju_parse(a, (size_t)(b - a + 1), perr, sizeof perr);
 	enum rs_verdict v = RS_VERDICT_UNPARSABLE;
 	struct json_object *x;
-	if ((x = rs_jget(o, "correct")) && json_object_is_type(x, json_type_boolean)) {
+	if ((x = rs_ju_get(o, "correct")) && json_object_is_type(x, json_type_boolean)) {
 		v = json_object_get_boolean(x) ? RS_VERDICT_CORRECT : RS_VERDICT_INCORRECT;
-	} else if ((x = rs_jget(o, "verdict")) && json_object_is_type(x, json_type_string)) {
+	} else if ((x = rs_ju_get(o, "verdict")) && json_object_is_type(x, json_type_string)) {
 		char *s = xstrdup(json_object_get_string(x));
 		for (char *p = s; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
@@ -465,9 +465,10 @@ enum rs_verdict rs_verdict_parse(const char *reply)
 	size_t p2 = p, n2;
 	if (w && !next_word(s, &p2, &n2)) {
 		int k = word_verdict(w, n, false);
+		if (n == 3 && strncmp(w, "not", 3) == 0)
+			k = -1;
 		free(s);
-		return k < 0 || (n == 3 && strncmp(w, "not", 3) == 0) ? RS_VERDICT_UNPARSABLE
-			: k ? RS_VERDICT_CORRECT : RS_VERDICT_INCORRECT;
+		return k < 0 ? RS_VERDICT_UNPARSABLE : k ? RS_VERDICT_CORRECT : RS_VERDICT_INCORRECT;
 	}
 
 	/* The only kind of verdict word in the text. */

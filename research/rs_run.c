@@ -45,18 +45,18 @@ enum rs_attempt_state rs_run_read_attempt(const char *path, const char *id, stru
 		return RS_ATTEMPT_BAD;
 	}
 	enum rs_attempt_state st = RS_ATTEMPT_BAD;
-	struct json_object *o = rs_jparse(text.data, text.len, err, sizeof err);
+	struct json_object *o = rs_ju_parse(text.data, text.len, err, sizeof err);
 	const char *status, *rid;
 	if (!o) {
 		snprintf(why, whylen, "%s", err);
 		goto cleanup;
 	}
-	rid = rs_jstr(o, "id", NULL);
+	rid = rs_ju_str(o, "id", NULL);
 	if (!rid || strcmp(rid, id) != 0) {
 		snprintf(why, whylen, "holds the trajectory of another question ('%s')", rid ? rid : "no id");
 		goto cleanup;
 	}
-	status = rs_jstr(o, "status", "");
+	status = rs_ju_str(o, "status", "");
 	if (strcmp(status, "done") == 0) {
 		st = RS_ATTEMPT_DONE;
 	} else if (strcmp(status, "error") == 0) {
@@ -125,15 +125,15 @@ void rs_run_stats_add(struct rs_run_stats *s, size_t qi, const struct rs_questio
 {
 	s->done++;
 	s->qdone[qi]++;
-	struct json_object *u = rs_jget(rec, "usage");
-	s->tool_calls += (long)rs_jnum(u, "tool_calls", 0);
-	s->tool_errors += (long)rs_jnum(u, "tool_errors", 0);
-	s->llm_calls += (long)rs_jnum(u, "llm_calls", 0);
-	s->prompt_tokens += (long)rs_jnum(u, "prompt_tokens", 0);
-	s->completion_tokens += (long)rs_jnum(u, "completion_tokens", 0);
-	if (rs_jbool(rec, "hit_tool_limit", false))
+	struct json_object *u = rs_ju_get(rec, "usage");
+	s->tool_calls += (long)rs_ju_num(u, "tool_calls", 0);
+	s->tool_errors += (long)rs_ju_num(u, "tool_errors", 0);
+	s->llm_calls += (long)rs_ju_num(u, "llm_calls", 0);
+	s->prompt_tokens += (long)rs_ju_num(u, "prompt_tokens", 0);
+	s->completion_tokens += (long)rs_ju_num(u, "completion_tokens", 0);
+	if (rs_ju_bool(rec, "hit_tool_limit", false))
 		s->hit_limit++;
-	struct json_object *tc = rs_jget(rec, "tool_counts");
+	struct json_object *tc = rs_ju_get(rec, "tool_counts");
 	if (tc && json_object_is_type(tc, json_type_object)) {
 		json_object_object_foreach(tc, name, v)
 		{
@@ -143,7 +143,7 @@ void rs_run_stats_add(struct rs_run_stats *s, size_t qi, const struct rs_questio
 	}
 	if (q->nanswers) {
 		s->scored++;
-		if (rs_substring_match(rs_jstr(rec, "answer", ""), q->answers, q->nanswers)) {
+		if (rs_substring_match(rs_ju_str(rec, "answer", ""), q->answers, q->nanswers)) {
 			s->correct++;
 			s->qcorrect[qi]++;
 		}
@@ -330,14 +330,14 @@ static void *worker(void *arg)
 		int rc = rs_agent_ask(a, q->question, err, sizeof err);
 		struct json_object *rec = rs_agent_record(a);
 		rs_agent_free(a);
-		bool abandoned = rc < 0 && strcmp(rs_jstr(rec, "status", ""), "abandoned") == 0;
+		bool abandoned = rc < 0 && strcmp(rs_ju_str(rec, "status", ""), "abandoned") == 0;
 		bool written = false;
 		char werr[512] = "";
 		struct json_object *full = NULL;
 		if (!abandoned) {
 			full = attempt_record(q, j.k, rec);
 			char *path = rs_run_attempt_path(r->out, q, j.k);
-			const char *text = rs_jtext(full);
+			const char *text = rs_ju_text(full);
 			struct buf line = BUF_INIT;
 			buf_printf(&line, "%s\n", text);
 			written = rs_write_atomic(path, line.data, line.len, werr, sizeof werr) == 0;
