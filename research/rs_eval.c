@@ -317,6 +317,7 @@ void rs_eval_table(const struct rs_eval_sum *s, const struct rs_eval *e, const c
 	buf_printf(b, "%-22s %-24s %s\n", "", "substring match", s->judged ? jh : "judge (not run)");
 	buf_printf(b, "%-22s ", "trajectory accuracy");
 	cell(b, s->sub, s->trajectories, 24);
+	buf_putc(b, ' ');
 	if (s->judged)
 		cell(b, s->judge, s->trajectories, 0);
 	else
