@@ -249,6 +249,9 @@ int rs_http(const char *method, const char *url, const char *body,
 			again = rs_http_retryable(rc);
 		}
 		if (!again || attempt > retries) {
+			char tries[32] = "";
+			if (attempt > 1)
+				snprintf(tries, sizeof tries, " (%d attempts)", attempt);
 			if (rc == CURLE_OK) {
 				*status = code;
 				ret = 0;
@@ -257,14 +260,12 @@ int rs_http(const char *method, const char *url, const char *body,
 					 shown.data, call.max_body);
 			} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 				snprintf(err, errlen, "timed out after %ld ms waiting for %s%s",
-					 timeout, shown.data,
-					 attempt > 1 ? " (every attempt)" : "");
+					 timeout, shown.data, tries);
 			} else {
 				snprintf(err, errlen, "cannot %s %s: %s%s",
 					 rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST
 						 ? "connect to" : "fetch",
-					 shown.data, cerr[0] ? cerr : curl_easy_strerror(rc),
-					 attempt > 1 ? " (every attempt)" : "");
+					 shown.data, cerr[0] ? cerr : curl_easy_strerror(rc), tries);
 			}
 			break;
 		}

@@ -157,6 +157,14 @@ static const char *rs_check_page_url(const char *url, struct buf *fixed, struct 
 		buf_printf(fixed, "https://%s", url);
 		url = fixed->data;
 	}
+	size_t sl = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	if (sl > 0 && url[sl] == ':' && isalpha((unsigned char)url[0]) &&
+	    !(sl == 4 && strncasecmp(url, "http", 4) == 0) && !(sl == 5 && strncasecmp(url, "https", 5) == 0)) {
+		buf_puts(out, "error: open_page reads http:// and https:// URLs only, not '");
+		rs_put_line(out, url, 200);
+		buf_puts(out, "'");
+		return NULL;
+	}
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL;
 	const char *ret = NULL;

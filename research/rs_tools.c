@@ -312,8 +312,6 @@ int rs_service(const struct rs_session *s, const struct rs_req *r, struct json_o
 	if (rc < 0) {
 		buf_printf(out, "error: %s did not answer: ", r->service);
 		rs_put_redacted(out, err, c->key[r->tool]);
-		if (attempts > 1)
-			buf_printf(out, " (%d attempts)", attempts);
 		goto cleanup;
 	}
 	if (status < 200 || status > 299) {
