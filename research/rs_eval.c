@@ -543,7 +543,7 @@ int rs_cmd_eval(int argc, char **argv)
 	long conc = 4;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		int c = rs_common_opt(opt, optarg);
 		if (c < 0)
 			return RS_USAGE;
