@@ -57,6 +57,12 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
 		if (strcmp(argv[1], verbs[i].name) != 0)
 			continue;
+		if (used && verbs[i].fn == rs_cmd_tool) {
+			/* tool reads its own --env-file and --set: none is lost. */
+			fprintf(stderr, "error: give tool's options after its name "
+					"(elastic-research tool --env-file FILE NAME ...)\n");
+			return RS_USAGE;
+		}
 		if (!verbs[i].fn) {
 			fprintf(stderr, "error: '%s' is not built yet\n", argv[1]);
 			return RS_FAIL;
