@@ -555,13 +555,16 @@ static int chat_plain(const struct rs_llm *l, const char *url, const char *body,
 		.headers = hdr,
 		.max_body = RS_LLM_MAX_BODY,
 	};
-	int rc = -1;
+	int rc = -1, made = 0;
+	o.attempts = &made;
 	long backoff = l->backoff_ms > 0 ? l->backoff_ms : 1000;
 	for (int bad = 0;; bad++) {
 		long status = 0;
 		buf_reset(&resp);
-		out->attempts++;
-		if (rs_http("POST", url, body, &o, &status, &resp, err, errlen) < 0)
+		made = 0;
+		int hr = rs_http("POST", url, body, &o, &status, &resp, err, errlen);
+		out->attempts += made > 0 ? made : 1;
+		if (hr < 0)
 			break;
 		if (status < 200 || status > 299) {
 			status_error(status, resp.data ? resp.data : "", resp.len, err, errlen);

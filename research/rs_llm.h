@@ -68,8 +68,7 @@ struct rs_llm_reply {
 	long prompt_tokens;      /* usage; -1 when the endpoint did not say */
 	long completion_tokens;  /* usage; -1 when the endpoint did not say */
 	double seconds;          /* wall time of the call, retries included */
-	int attempts;            /* requests rs_llm made (a request that
-				  * rs_http retried counts once) */
+	int attempts;            /* HTTP requests made, retries included */
 };
 
 /* Called with each piece of text of a streamed answer as it arrives

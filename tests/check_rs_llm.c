@@ -353,6 +353,7 @@ START_TEST(test_call_retries)
 	ck_assert_str_eq(r.content, "Answer: 42");
 	ck_assert_int_eq(r.prompt_tokens, 3);
 	ck_assert_int_eq(s.served, 3);
+	ck_assert_int_eq(r.attempts, 3);
 	ck_assert_ptr_nonnull(strstr(s.log.data, "POST /v1/chat/completions HTTP/1.1\n{\"model\":\"m\""));
 	rs_llm_reply_free(&r);
 	json_object_put(msgs);
