@@ -5,10 +5,11 @@
 # page's start), the tools against fake_research.py. `run` of 20 questions
 # x 4 trajectories is killed with SIGKILL midway and run again: it redoes
 # only the unfinished attempts (the finished files untouched) and
-# completes; `eval` prints the table (substring accuracy high, the judge's
+# completes although a worker is killed meanwhile; `eval` prints the table (substring accuracy high, the judge's
 # verdicts all counted); elasticctl top --research shows the batch;
 # `chat` with piped stdin answers, --verbose showing the tool calls; a bad
-# questions file and an unreachable endpoint are clear errors.
+# questions file and an unreachable endpoint are clear errors; a proxy
+# that wants an API key gets the registry's.
 # timeout: 300
 # shellcheck source=tests/integration/proxy_lib.sh
 . "$(dirname "$0")/proxy_lib.sh"
@@ -111,8 +112,20 @@ grep -q "running (no update for .*: the run is gone; run it again to resume)" "$
 	die "top does not see the killed run: $(cat "$T/top1")"
 
 # ---------------------------------------------------------------- resumed
+# Workers come and go: one of the two is killed midway; the proxy moves its
+# requests to the other and no attempt fails.
 "${RS[@]}" run --questions "$Q" --answers "$A" --trajectories 4 --concurrency 8 \
-	--max-tool-calls 6 --out "$OUT" 2>"$T/run2.err" || die "the resumed run failed: $(cat "$T/run2.err")"
+	--max-tool-calls 6 --out "$OUT" 2>"$T/run2.err" &
+RUN=$!
+for _ in $(seq 600); do
+	[ "$(done_count)" -ge $((n1 + 16)) ] && break
+	kill -0 "$RUN" 2>/dev/null || break
+	sleep 0.1
+done
+kill -9 "$(px_sim_pid b)"
+rc=0
+wait "$RUN" || rc=$?
+[ "$rc" -eq 0 ] || die "the resumed run failed (exit $rc): $(cat "$T/run2.err")"
 grep -q "^run: 20 questions x 4 trajectories = 80; $n1 done before, $((80 - n1)) to run" "$T/run2.err" ||
 	die "the resumed run does not redo exactly the unfinished attempts: $(head -n 2 "$T/run2.err")"
 grep -q '^run: 80 trajectories in ' "$T/run2.err" || die "no final line: $(tail -n 3 "$T/run2.err")"
@@ -151,10 +164,10 @@ assert len(t["llm_calls"]) == 3 and all(c["prompt_tokens"] > 0 for c in t["llm_c
 assert t["usage"]["tool_calls"] == 2 and t["answer"].startswith("Answer: "), t["answer"]
 assert t["model"] == "sim" and t["attempt"] == 0 and t["id"] == "q01"
 EOF
-log "ok: resumed: $((80 - n1)) attempts run, the $n1 finished ones untouched, 80 whole trajectories"
+log "ok: resumed with a worker killed midway: $((80 - n1)) attempts run, the $n1 finished ones untouched, 80 whole trajectories"
 
 "$PX_CTL" --registry "$PX_URL" --auth none top --research "$OUT" --once >"$T/top2" || die "top failed"
-for want in "workers 2 ready" "80/80 trajectories (100%)" "20/20 questions" \
+for want in " ready, 0 starting" "80/80 trajectories (100%)" "20/20 questions" \
 	"Tool Calls  160 total, 2.0/traj" "web_search           80 ( 50%)" "open_page            80 ( 50%)" \
 	"Accuracy  (substring match estimate)" "pass@4 (est):"; do
 	grep -qF "$want" "$T/top2" || die "elasticctl top --research lacks '$want': $(cat "$T/top2")"
@@ -237,3 +250,24 @@ rc=0
 [ "$rc" -eq 1 ] && grep -q "^error: cannot read $T/nothing: No such file or directory" "$T/ev.err" ||
 	die "eval of a missing folder: exit $rc: $(cat "$T/ev.err")"
 log "ok: a bad questions file (exit 2, FILE:LINE), an unreachable endpoint (exit 1), eval of no folder"
+
+# ---------------------------------------------------------------- the registry's API key
+# A registry whose proxy wants a key: with none given, elastic-research asks
+# the registry for it (as `elasticctl key` does) and goes on; with an
+# explicit --endpoint (no registry to ask) the 401 is a clear error.
+px_registry '[proxy]' 'api_keys = "required"'
+px_register 2.n1.0 a sim
+st=$(curl -s -o /dev/null -w '%{http_code}' "$PX_URL/v1/models")
+[ "$st" = 401 ] || die "the second registry's proxy does not want a key (status $st)"
+printf '%s\n' "$q1" | ELASTIC_REGISTRY_URL=$PX_URL ELASTIC_AUTH=none "${RS[@]}" chat >"$T/key.out" 2>"$T/key.err" ||
+	die "chat through a proxy that wants a key: $(cat "$T/key.err")"
+grep -qF "$a1" "$T/key.out" || die "no answer through the keyed proxy: $(cat "$T/key.out")"
+rc=0
+echo hi | "${RS[@]}" --endpoint "$PX_URL/v1" --retries 0 chat >/dev/null 2>"$T/key2.err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "refused the API key (none given: --api-key or OPENAI_API_KEY) (401)" "$T/key2.err" ||
+	die "no key for an explicit endpoint: exit $rc: $(cat "$T/key2.err")"
+key=$(curl -sS "$PX_URL/api/v1/key" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
+printf '%s\n' "$q1" | OPENAI_API_KEY=$key "${RS[@]}" --endpoint "$PX_URL" chat --no-stream >"$T/key3.out" ||
+	die "chat with OPENAI_API_KEY failed"
+grep -qF "$a1" "$T/key3.out" || die "no answer with OPENAI_API_KEY: $(cat "$T/key3.out")"
+log "ok: the registry's key asked for when the proxy wants one; OPENAI_API_KEY; a clear 401 otherwise"
