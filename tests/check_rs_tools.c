@@ -8,17 +8,21 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <json-c/json.h>
 
 #include "../research/rs_http.h"
@@ -284,10 +288,22 @@ START_TEST(test_http_escape_and_redact)
 }
 END_TEST
 
-/* A port on loopback nothing listens on. */
+/* A port on loopback that refuses connections: bound by a socket of this
+ * process that never listens (so nothing else can take it), kept open
+ * until the test's process exits. */
 static int closed_port(void)
 {
-	return 9; /* discard: not served on the test machines */
+	static int port;
+	if (port)
+		return port;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	return port;
 }
 
 START_TEST(test_http_failures)
@@ -301,7 +317,9 @@ START_TEST(test_http_failures)
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/x?api_key=SECRET", closed_port());
 	ck_assert_int_eq(rs_http("GET", url, NULL, &o, &status, &resp, err, sizeof err), -1);
 	ck_assert_int_eq(attempts, 3);
-	ck_assert_has(err, "cannot connect to http://127.0.0.1:9/x?api_key=***");
+	char want[128];
+	snprintf(want, sizeof want, "cannot connect to http://127.0.0.1:%d/x?api_key=***", closed_port());
+	ck_assert_has(err, want);
 	ck_assert_has(err, "(3 attempts)");
 	ck_assert_lacks(err, "SECRET");
 	ck_assert_uint_eq(resp.len, 0);
@@ -1090,7 +1108,9 @@ START_TEST(test_fake_faults)
 	rs_conf_set(&c, "ES_SERPER_URL", url, err, sizeof err);
 	c.retries = 1;
 	ck_assert_int_eq(run(s, "web_search", "{\"query\": \"x\"}", &out, &st), -1);
-	ck_assert_has(out.data, "error: Serper did not answer: cannot connect to http://127.0.0.1:9/search");
+	char want2[128];
+	snprintf(want2, sizeof want2, "error: Serper did not answer: cannot connect to %s/search", url);
+	ck_assert_has(out.data, want2);
 	ck_assert_has(out.data, "(2 attempts)");
 	ck_assert_int_eq(st.http_calls, 2);
 	rs_session_free(s);
@@ -1210,6 +1230,7 @@ START_TEST(test_fake_threads)
 		return;
 	struct rs_conf c;
 	fake_conf(&c);
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* as main() does, before any thread */
 	pthread_t th[4];
 	struct thread_arg a[4];
 	for (int i = 0; i < 4; i++) {
@@ -1220,6 +1241,7 @@ START_TEST(test_fake_threads)
 		pthread_join(th[i], NULL);
 		ck_assert_msg(a[i].ok, "thread %d", i);
 	}
+	curl_global_cleanup();
 	rs_conf_free(&c);
 }
 END_TEST

@@ -554,13 +554,23 @@ class Handler(BaseHTTPRequestHandler):
 
 def load_corpus(args):
     if args.corpus:
-        with open(args.corpus) as f:
-            doc = json.load(f)
-        items = doc["questions"] if isinstance(doc, dict) else doc
+        try:
+            with open(args.corpus) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            sys.exit("fake_research: cannot read %s: %s" % (args.corpus, e))
+        items = doc.get("questions") if isinstance(doc, dict) else doc
+        if not isinstance(items, list):
+            sys.exit("fake_research: %s: no list of questions" % args.corpus)
+        seen = set()
         for k, e in enumerate(items):
             for field in ("id", "question", "answer"):
-                if not isinstance(e.get(field), str) or not e[field]:
+                if not isinstance(e, dict) or not isinstance(e.get(field), str) or not e[field]:
                     sys.exit("fake_research: %s: question %d has no string '%s'" % (args.corpus, k + 1, field))
+            if not re.match(r"^[A-Za-z0-9_-]+$", e["id"]) or e["id"] in seen:
+                sys.exit("fake_research: %s: question %d: id '%s' is not unique letters, digits, - and _"
+                         % (args.corpus, k + 1, e["id"]))
+            seen.add(e["id"])
     else:
         items = generate(args.questions)
     return [complete(e, i) for i, e in enumerate(items)]

@@ -173,8 +173,9 @@ for t in web_search paper_search pubmed_search open_page; do
 done
 tool pubmed_search '{"query": "__badsummary__"}'
 expect 1 "answered with JSON of an unexpected shape: no \"result\" object" "an esummary of another shape"
-tool web_search '{"query": "x"}' --set ES_SERPER_URL=http://127.0.0.1:9 --set ES_RETRIES=1
-expect 1 "error: Serper did not answer: cannot connect to http://127.0.0.1:9/search" "nothing listening"
+FREE=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+tool web_search '{"query": "x"}' --set "ES_SERPER_URL=http://127.0.0.1:$FREE" --set ES_RETRIES=1
+expect 1 "error: Serper did not answer: cannot connect to http://127.0.0.1:$FREE/search" "nothing listening"
 
 # ---------------------------------------------------------------- usage: exit 2
 printf 'SERPER_API_KEY=x\n# fine\nES_RETRIES=many\n' >"$TMP/bad.env"
