@@ -335,7 +335,6 @@ static void llm_for(struct rs_llm *l, int port)
 
 START_TEST(test_call_retries)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	static const char *const answers[] = {
 		"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
 		"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -466,10 +465,22 @@ START_TEST(test_prepare)
 }
 END_TEST
 
+/* As main() does, before any thread. */
+static void setup(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void teardown(void)
+{
+	curl_global_cleanup();
+}
+
 Suite *suite_rs_llm(void)
 {
 	Suite *s = suite_create("rs_llm");
 	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_parse_completion);
 	tcase_add_test(tc, test_parse_completion_errors);
 	tcase_add_test(tc, test_stream_any_split);
