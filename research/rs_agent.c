@@ -172,6 +172,8 @@ static void log_llm(struct rs_agent *a, const struct rs_llm_reply *r, const char
 	json_object_object_add(c, "finish_reason", json_object_new_string(r->finish_reason));
 	json_object_object_add(c, "attempts", json_object_new_int(r->attempts));
 	json_object_object_add(c, "tool_calls", json_object_new_int((int)r->ncalls));
+	if (r->reasoning && *r->reasoning)
+		json_object_object_add(c, "reasoning", json_object_new_string(r->reasoning));
 	if (error)
 		json_object_object_add(c, "error", json_object_new_string(error));
 	json_object_array_add(a->llm_log, c);

@@ -5,11 +5,12 @@
 # page's start), the tools against fake_research.py. `run` of 20 questions
 # x 4 trajectories is killed with SIGKILL midway and run again: it redoes
 # only the unfinished attempts (the finished files untouched) and
-# completes although a worker is killed meanwhile; `eval` prints the table (substring accuracy high, the judge's
-# verdicts all counted); elasticctl top --research shows the batch;
-# `chat` with piped stdin answers, --verbose showing the tool calls; a bad
-# questions file and an unreachable endpoint are clear errors; a proxy
-# that wants an API key gets the registry's.
+# completes although a worker is killed meanwhile; `eval` prints the table
+# (substring accuracy high, the judge's verdicts all counted); elasticctl
+# top --research shows the batch; SIGTERM lets the running attempts finish
+# and says how to resume; `chat` with piped stdin answers, --verbose
+# showing the tool calls; a bad questions file and an unreachable endpoint
+# are clear errors; a proxy that wants an API key gets the registry's.
 # timeout: 300
 # shellcheck source=tests/integration/proxy_lib.sh
 . "$(dirname "$0")/proxy_lib.sh"
@@ -65,7 +66,7 @@ EOF
 # Every attempt file is a whole trajectory of its question (never a partial
 # one); prints "FILE MTIME SHA" lines, sorted.
 check_files() {
-	python3 - "$OUT" <<'EOF'
+	python3 - "${1:-$OUT}" <<'EOF'
 import hashlib, json, os, sys
 out = sys.argv[1]
 for q in sorted(os.listdir(out)):
@@ -226,6 +227,29 @@ grep -Eq '^\[model\] [0-9.]+ s, [0-9]+ prompt \+ [0-9]+ completion tokens, 1 too
 [ "$(grep -c '^\[turn\] ' "$T/chat.err")" -eq 2 ] || die "no turn summaries"
 grep -q '^(a new conversation)$' "$T/chat.err" || die "/reset said nothing"
 log "ok: chat with piped stdin: two answers, --verbose tool and model lines, /reset"
+
+# ---------------------------------------------------------------- SIGTERM
+# Stops launching, lets the running attempts finish (written whole), exits 1
+# saying how to resume.
+O2=$T/out-term
+"${RS[@]}" run --questions "$Q" --trajectories 4 --concurrency 4 --limit 4 --out "$O2" 2>"$T/term.err" &
+RUN=$!
+for _ in $(seq 300); do
+	python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["trajectories"]["running"] < 4)' \
+		"$O2/progress.json" 2>/dev/null && break
+	sleep 0.1
+done
+kill -TERM "$RUN"
+rc=0
+wait "$RUN" || rc=$?
+[ "$rc" -eq 1 ] || die "run after SIGTERM: exit $rc, want 1: $(cat "$T/term.err")"
+grep -q '^run: interrupted: waiting for 4 running attempts (once more abandons them)$' "$T/term.err" ||
+	die "SIGTERM: $(cat "$T/term.err")"
+grep -q '^run: interrupted: 4 of 16 trajectories done; run the same command again to resume$' "$T/term.err" ||
+	die "SIGTERM's last word: $(cat "$T/term.err")"
+[ "$(check_files "$O2" | wc -l)" -eq 4 ] || die "SIGTERM: the running attempts were not finished"
+grep -q '"state": "interrupted"' "$O2/progress.json" || die "progress.json after SIGTERM: $(cat "$O2/progress.json")"
+log "ok: SIGTERM lets the running attempts finish and says how to resume"
 
 # ---------------------------------------------------------------- errors
 printf '{"id": "a", "question": "x"}\n\n{"id": "b", "question": }\n' >"$T/bad.jsonl"
