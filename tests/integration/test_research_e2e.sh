@@ -91,7 +91,7 @@ EOF
 "${RS[@]}" run --questions "$Q" --answers "$A" --trajectories 4 --concurrency 8 \
 	--max-tool-calls 6 --out "$OUT" 2>"$T/run1.err" &
 RUN=$!
-PX_PIDS+=($RUN)
+PX_PIDS+=("$RUN")
 for _ in $(seq 600); do
 	n=$(done_count)
 	[ "$n" -ge 16 ] && break
@@ -102,7 +102,7 @@ kill -9 "$RUN"
 wait "$RUN" 2>/dev/null || true
 check_files >"$T/files1" || die "a file left by the killed run is not a whole trajectory"
 n1=$(wc -l <"$T/files1")
-[ "$n1" -ge 16 ] && [ "$n1" -lt 80 ] || die "the run killed midway left $n1 trajectories (want 16..79)"
+if [ "$n1" -lt 16 ] || [ "$n1" -ge 80 ]; then die "the run killed midway left $n1 trajectories (want 16..79)"; fi
 grep -q '^run: 20 questions x 4 trajectories = 80; 0 done before, 80 to run; model sim at '"$PX_URL"'/v1, 8 at a time$' \
 	"$T/run1.err" || die "run's first line: $(head -n 1 "$T/run1.err")"
 log "ok: run killed (SIGKILL) with $n1 of 80 trajectories written, each whole"
@@ -267,12 +267,14 @@ grep -q "^error: cannot reach the endpoint http://127.0.0.1:$port/v1: " "$T/down
 	die "unreachable endpoint: $(cat "$T/down.err")"
 rc=0
 echo hi | "${RS[@]}" --endpoint "http://127.0.0.1:$port" --retries 0 chat 2>"$T/down2.err" || rc=$?
-[ "$rc" -eq 1 ] && grep -q "^error: cannot reach the endpoint" "$T/down2.err" ||
+if [ "$rc" -ne 1 ] || ! grep -q "^error: cannot reach the endpoint" "$T/down2.err"; then
 	die "chat with an unreachable endpoint: exit $rc: $(cat "$T/down2.err")"
+fi
 rc=0
 "${RS[@]}" eval "$T/nothing" --answers "$A" --no-judge 2>"$T/ev.err" >/dev/null || rc=$?
-[ "$rc" -eq 1 ] && grep -q "^error: cannot read $T/nothing: No such file or directory" "$T/ev.err" ||
+if [ "$rc" -ne 1 ] || ! grep -q "^error: cannot read $T/nothing: No such file or directory" "$T/ev.err"; then
 	die "eval of a missing folder: exit $rc: $(cat "$T/ev.err")"
+fi
 log "ok: a bad questions file (exit 2, FILE:LINE), an unreachable endpoint (exit 1), eval of no folder"
 
 # ---------------------------------------------------------------- the registry's API key
@@ -288,8 +290,9 @@ printf '%s\n' "$q1" | ELASTIC_REGISTRY_URL=$PX_URL ELASTIC_AUTH=none "${RS[@]}" 
 grep -qF "$a1" "$T/key.out" || die "no answer through the keyed proxy: $(cat "$T/key.out")"
 rc=0
 echo hi | "${RS[@]}" --endpoint "$PX_URL/v1" --retries 0 chat >/dev/null 2>"$T/key2.err" || rc=$?
-[ "$rc" -eq 1 ] && grep -q "refused the API key (none given: --api-key or OPENAI_API_KEY) (401)" "$T/key2.err" ||
+if [ "$rc" -ne 1 ] || ! grep -q "refused the API key (none given: --api-key or OPENAI_API_KEY) (401)" "$T/key2.err"; then
 	die "no key for an explicit endpoint: exit $rc: $(cat "$T/key2.err")"
+fi
 key=$(curl -sS "$PX_URL/api/v1/key" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
 printf '%s\n' "$q1" | OPENAI_API_KEY=$key "${RS[@]}" --endpoint "$PX_URL" chat --no-stream >"$T/key3.out" ||
 	die "chat with OPENAI_API_KEY failed"
