@@ -299,12 +299,10 @@ static void stream_fail(struct rs_llm_stream *s, const char *fmt, const char *a)
 	snprintf(s->errmsg, sizeof s->errmsg, fmt, a);
 }
 
-/* Tool call deltas carry an index; a call's place in OUT is its order of
- * appearance. */
-static struct rs_llm_call *call_at(struct rs_llm_stream *s, long index, struct json_object *t)
+/* The call a tool call delta with INDEX adds to: calls come in the order
+ * of their indexes, so the index is the call's place in the reply. */
+static struct rs_llm_call *call_at(struct rs_llm_stream *s, long index)
 {
-	/* The index is kept as the call's position: calls come in order. */
-	(void)t;
 	if (index < 0 || index > 1000)
 		return NULL;
 	while ((long)s->out->ncalls <= index)
@@ -369,9 +367,9 @@ static void stream_event(struct rs_llm_stream *s, const char *data, size_t len)
 			for (size_t i = 0; i < json_object_array_length(tc); i++) {
 				struct json_object *x = json_object_array_get_idx(tc, i);
 				long idx = (long)rs_ju_num(x, "index", (double)i);
-				struct rs_llm_call *c = call_at(s, idx, x);
+				struct rs_llm_call *c = call_at(s, idx);
 				if (!c) {
-					stream_fail(s, "a tool call delta has a bad index%s", "");
+					stream_fail(s, "a tool call delta has a bad index (%s)", rs_ju_text(x));
 					continue;
 				}
 				const char *id = rs_ju_str(x, "id", NULL);

@@ -521,7 +521,7 @@ int rs_cmd_run(int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage();
-	if (!qfile || !out) {
+	if (!qfile || !out || !*qfile || !*out) {
 		rs_error("run needs --questions FILE and --out DIR");
 		return usage();
 	}
