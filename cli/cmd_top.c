@@ -19,9 +19,12 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "top_research.h"
 
 static const char top_usage[] =
-	"top [-n SECONDS] [--once] [--registry URL] [--auth MODE]";
+	"top [-n SECONDS] [--once] [--research DIR]... [--no-cluster] [--registry URL] [--auth MODE]";
+
+#define TOP_MAX_RESEARCH 16
 
 static volatile sig_atomic_t top_signal;
 static struct termios top_saved;
@@ -52,6 +55,9 @@ struct seen {
 };
 
 struct top {
+	const char *research[TOP_MAX_RESEARCH]; /* --research folders */
+	int nresearch;
+	int no_cluster;    /* --no-cluster: the research panels only */
 	int utf8;
 	int cols, rows;
 	struct seen *prev;
@@ -253,13 +259,23 @@ static void draw(struct top *t, int tty)
 		t->cols = ws.ws_col;
 		t->rows = ws.ws_row;
 	}
-	int rc = cli_request("GET", "/api/v1/status", NULL, &st, err, sizeof err);
-	if (rc == CLI_OK)
+	int rc = CLI_OK;
+	if (!t->no_cluster)
+		rc = cli_request("GET", "/api/v1/status", NULL, &st, err, sizeof err);
+	if (rc == CLI_OK && !t->no_cluster)
 		rc = cli_request("GET", "/api/v1/workers", NULL, &wk, err, sizeof err);
 	struct buf b = BUF_INIT;
 	if (tty)
 		buf_puts(&b, "\033[H");
-	frame(t, &b, st, wk, rc == CLI_OK ? NULL : err);
+	if (!t->no_cluster)
+		frame(t, &b, st, wk, rc == CLI_OK ? NULL : err);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (int i = 0; i < t->nresearch; i++) {
+		if (i || !t->no_cluster)
+			line_end(&b);
+		top_research_panel(&b, t->research[i], t->utf8, t->cols, (double)now.tv_sec + now.tv_nsec / 1e9);
+	}
 	if (tty)
 		buf_puts(&b, "\033[J");
 	if (!tty) {
@@ -292,12 +308,15 @@ int cli_cmd_top(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"interval", required_argument, NULL, 'n'},
 		{"once", no_argument, NULL, '1'},
+		{"research", required_argument, NULL, 'r'},
+		{"no-cluster", no_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		CLI_COMMON_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
 	int opt, once = 0;
 	double interval = 1;
+	struct top t = {.cols = 100, .rows = 40};
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+hn:o:", longopts, NULL)) != -1) {
 		int c = cli_common_opt(opt, optarg);
@@ -316,13 +335,25 @@ int cli_cmd_top(int argc, char **argv)
 			break;
 		}
 		case '1': once = 1; break;
+		case 'r':
+			if (t.nresearch == TOP_MAX_RESEARCH) {
+				cli_error("--research: at most %d folders", TOP_MAX_RESEARCH);
+				return CLI_USAGE;
+			}
+			t.research[t.nresearch++] = optarg;
+			break;
+		case 'C': t.no_cluster = 1; break;
 		case 'h':
 			printf("usage: elasticctl %s\n\n"
 			       "A live view of the registry, redrawn in place: pools, workers with bars\n"
 			       "for running and waiting requests and KV-cache use, the request rate,\n"
 			       "errors and recent events. q or Ctrl-C quits.\n\n"
 			       "  -n, --interval S   seconds between refreshes (1)\n"
-			       "      --once         print one frame and exit (also when not on a terminal)\n",
+			       "      --once         print one frame and exit (also when not on a terminal)\n"
+			       "      --research DIR also the progress of the elastic-research run writing to\n"
+			       "                     DIR (its progress.json): trajectories, questions, tool\n"
+			       "                     calls per tool, accuracy estimate; repeatable\n"
+			       "      --no-cluster   the research panels only (no registry needed)\n",
 			       top_usage);
 			return CLI_OK;
 		default: return cli_usage(top_usage);
@@ -334,8 +365,11 @@ int cli_cmd_top(int argc, char **argv)
 		cli_error("top has no JSON output; use 'elasticctl status -o json'");
 		return CLI_USAGE;
 	}
+	if (t.no_cluster && !t.nresearch) {
+		cli_error("--no-cluster needs --research DIR");
+		return CLI_USAGE;
+	}
 	setlocale(LC_CTYPE, "");
-	struct top t = {.cols = 100, .rows = 40};
 	t.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
 	int tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && !once;
 	if (!tty) {
