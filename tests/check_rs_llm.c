@@ -353,6 +353,7 @@ START_TEST(test_call_retries)
 	ck_assert_int_eq(r.prompt_tokens, 3);
 	ck_assert_int_eq(s.served, 3);
 	ck_assert_int_eq(r.attempts, 3);
+	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(s.log.data, "POST /v1/chat/completions HTTP/1.1\n{\"model\":\"m\""));
 	rs_llm_reply_free(&r);
 	json_object_put(msgs);
@@ -378,11 +379,13 @@ START_TEST(test_call_no_retry_on_400)
 	char err[512];
 	ck_assert_int_eq(rs_llm_chat(&l, msgs, NULL, NULL, NULL, NULL, &r, err, sizeof err), -1);
 	ck_assert_str_eq(err, "the endpoint answered 400: This model's maximum context length is 8192 tokens");
+	ck_assert_int_eq(r.status, 400);
 	rs_llm_reply_free(&r);
 	/* The stream path does not retry a 404 either; a body that is not
 	 * OpenAI's error JSON is quoted on one line. */
 	ck_assert_int_eq(rs_llm_chat(&l, msgs, NULL, NULL, on_delta, NULL, &r, err, sizeof err), -1);
 	ck_assert_str_eq(err, "the endpoint answered 404: no such model");
+	ck_assert_int_eq(r.status, 404);
 	ck_assert_int_eq(r.attempts, 1);
 	ck_assert_int_eq(s.served, 2);
 	rs_llm_reply_free(&r);
