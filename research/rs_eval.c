@@ -667,8 +667,9 @@ static void *judge_worker(void *arg)
 }
 
 static const char eval_usage[] =
-	"eval DIR --answers FILE.jsonl [--judge-model M | --no-judge] [--judge-format json|text]\n"
-	"                        [--json FILE] [--concurrency C] [--per-question] ...";
+	"eval DIR --answers FILE.jsonl [--judge-model M | --no-judge]\n"
+	"                        [--judge-format json|text] [--json FILE] [--concurrency C]\n"
+	"                        [--per-question] ...";
 
 int rs_cmd_eval(int argc, char **argv)
 {
