@@ -1,6 +1,7 @@
 /* rs_eval.c — see rs_eval.h; rs_cmd_eval is the command. */
 #include "rs_eval.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +38,7 @@ static void traj_free(struct rs_eval_traj *t)
 	free(t->question);
 	free(t->answer);
 	free(t->judge_reply);
+	free(t->judge_reason);
 }
 
 void rs_eval_free(struct rs_eval *e)
@@ -157,7 +159,7 @@ int rs_eval_scan(struct rs_eval *e, const char *dir, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- the judge */
 
-#define JUDGE_SYSTEM                                                                              \
+#define JUDGE_RULES                                                                               \
 	"You are a strict grader of answers to research questions. You are given a question, "    \
 	"its gold answer (or several acceptable forms of it) and a response. Decide whether the "  \
 	"response's final answer is the gold answer.\n"                                            \
@@ -174,12 +176,25 @@ int rs_eval_scan(struct rs_eval *e, const char *dir, char *err, size_t errlen)
 	"specific is INCORRECT.\n"                                                                 \
 	"- Ignore the quality of the reasoning, the sources and the style. Do not use your own "   \
 	"knowledge to second-guess the gold answer.\n"                                             \
-	"\n"                                                                                       \
-	"Reply with one short sentence of explanation, then a last line that is exactly "          \
-	"\"Verdict: CORRECT\" or \"Verdict: INCORRECT\"."
+	"\n"
+
+#define JUDGE_SYSTEM_TEXT                                                                         \
+	JUDGE_RULES "Reply with one short sentence of explanation, then a last line that is exactly " \
+		    "\"Verdict: CORRECT\" or \"Verdict: INCORRECT\"."
+
+#define JUDGE_SYSTEM_JSON                                                                         \
+	JUDGE_RULES "Reply with a JSON object and nothing else: {\"verdict\": \"correct\"} or "    \
+		    "{\"verdict\": \"incorrect\"}, with a \"reason\" beside the verdict that explains " \
+		    "it in one short sentence."
+
+const char rs_eval_verdict_format[] =
+	"{\"type\": \"json_schema\", \"json_schema\": {\"name\": \"verdict\", \"strict\": true, "
+	"\"schema\": {\"type\": \"object\", \"properties\": {\"verdict\": {\"type\": \"string\", "
+	"\"enum\": [\"correct\", \"incorrect\"]}, \"reason\": {\"type\": \"string\"}}, "
+	"\"required\": [\"verdict\"]}}}";
 
 struct json_object *rs_eval_judge_messages(const char *question, char *const *answers, size_t n,
-					   const char *response)
+					   const char *response, bool json)
 {
 	struct buf u = BUF_INIT;
 	buf_printf(&u, "Question:\n%s\n\n", question && *question ? question : "(not recorded)");
@@ -204,13 +219,141 @@ struct json_object *rs_eval_judge_messages(const char *question, char *const *an
 	struct json_object *m = json_object_new_array(), *s = json_object_new_object(),
 			   *um = json_object_new_object();
 	json_object_object_add(s, "role", json_object_new_string("system"));
-	json_object_object_add(s, "content", json_object_new_string(JUDGE_SYSTEM));
+	json_object_object_add(s, "content",
+			       json_object_new_string(json ? JUDGE_SYSTEM_JSON : JUDGE_SYSTEM_TEXT));
 	json_object_object_add(um, "role", json_object_new_string("user"));
 	json_object_object_add(um, "content", json_object_new_string(u.data));
 	json_object_array_add(m, s);
 	json_object_array_add(m, um);
 	buf_free(&u);
 	return m;
+}
+
+int rs_eval_parse_structured(const char *reply, int *verdict, char **reason)
+{
+	*reason = NULL;
+	if (!reply)
+		return -1;
+	const char *a = reply, *b = reply + strlen(reply);
+	while (a < b && isspace((unsigned char)*a))
+		a++;
+	while (b > a && isspace((unsigned char)b[-1]))
+		b--;
+	/* A fence: ```json ... ``` */
+	if (b - a >= 6 && strncmp(a, "```", 3) == 0 && strncmp(b - 3, "```", 3) == 0) {
+		const char *nl = memchr(a, '\n', (size_t)(b - a));
+		if (!nl)
+			return -1;
+		a = nl + 1;
+		b -= 3;
+		while (a < b && isspace((unsigned char)*a))
+			a++;
+		while (b > a && isspace((unsigned char)b[-1]))
+			b--;
+	}
+	if (a == b || *a != '{')
+		return -1;
+	char perr[64];
+	struct json_object *o = rs_ju_parse(a, (size_t)(b - a), perr, sizeof perr);
+	const char *v = o && json_object_is_type(o, json_type_object) ? rs_ju_str(o, "verdict", NULL) : NULL;
+	int rc = -1;
+	if (v && strcasecmp(v, "correct") == 0)
+		*verdict = RS_VERDICT_CORRECT, rc = 0;
+	else if (v && strcasecmp(v, "incorrect") == 0)
+		*verdict = RS_VERDICT_INCORRECT, rc = 0;
+	if (rc == 0) {
+		const char *r = rs_ju_str(o, "reason", NULL);
+		*reason = r ? xstrdup(r) : NULL;
+	}
+	json_object_put(o);
+	return rc;
+}
+
+bool rs_eval_refuses_format(long status, const char *err)
+{
+	static const char *const words[] = {"response_format", "json_schema", "json schema",
+					    "structured output", "guided", "grammar", NULL};
+	if ((status != 400 && status != 422) || !err)
+		return false;
+	for (int i = 0; words[i]; i++)
+		if (strcasestr(err, words[i]))
+			return true;
+	return false;
+}
+
+void rs_eval_judge_init(struct rs_eval_judge *j, const struct rs_llm *llm, bool json)
+{
+	memset(j, 0, sizeof *j);
+	j->llm = llm;
+	j->json = json;
+	pthread_mutex_init(&j->mu, NULL);
+	/* The same endpoint and settings; the extra members lose any
+	 * response_format, and one copy gains the verdict's. */
+	j->with_format = *llm;
+	j->without = *llm;
+	char perr[128];
+	struct json_object *x = llm->extra ? rs_ju_parse(llm->extra, strlen(llm->extra), perr, sizeof perr) : NULL;
+	if (!x || !json_object_is_type(x, json_type_object)) {
+		json_object_put(x);
+		x = json_object_new_object();
+	}
+	json_object_object_del(x, "response_format");
+	j->without.extra = xstrdup(rs_ju_text(x));
+	json_object_object_add(x, "response_format",
+			       rs_ju_parse(rs_eval_verdict_format, strlen(rs_eval_verdict_format), perr, sizeof perr));
+	j->with_format.extra = xstrdup(rs_ju_text(x));
+	json_object_put(x);
+}
+
+void rs_eval_judge_free(struct rs_eval_judge *j)
+{
+	free(j->with_format.extra);
+	free(j->without.extra);
+	pthread_mutex_destroy(&j->mu);
+	memset(j, 0, sizeof *j);
+}
+
+void rs_eval_verdict_free(struct rs_eval_verdict *v)
+{
+	free(v->reply);
+	free(v->reason);
+	memset(v, 0, sizeof *v);
+}
+
+void rs_eval_judge_one(struct rs_eval_judge *j, const char *question, char *const *answers,
+		       size_t n, const char *response, struct rs_eval_verdict *out)
+{
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&j->mu);
+	bool json = j->json && !j->refused;
+	pthread_mutex_unlock(&j->mu);
+	struct rs_llm_reply r;
+	char err[1024];
+	struct json_object *m = rs_eval_judge_messages(question, answers, n, response, json);
+	int rc = rs_llm_chat(json ? &j->with_format : &j->without, m, NULL, NULL, NULL, NULL, &r, err, sizeof err);
+	json_object_put(m);
+	if (rc < 0 && json && rs_eval_refuses_format(r.status, err)) {
+		/* Once without it; the rest of the run asks as text. */
+		pthread_mutex_lock(&j->mu);
+		if (!j->refused)
+			snprintf(j->refusal, sizeof j->refusal, "%.511s", err);
+		j->refused = true;
+		pthread_mutex_unlock(&j->mu);
+		rs_llm_reply_free(&r);
+		m = rs_eval_judge_messages(question, answers, n, response, false);
+		rc = rs_llm_chat(&j->without, m, NULL, NULL, NULL, NULL, &r, err, sizeof err);
+		json_object_put(m);
+	}
+	if (rc < 0) {
+		out->verdict = RS_EVAL_JUDGE_FAILED;
+		out->reply = xstrdup(err);
+	} else {
+		out->reply = xstrdup(r.content);
+		out->structured = rs_eval_parse_structured(r.content, &out->verdict, &out->reason) == 0;
+		if (!out->structured)
+			out->verdict = rs_verdict_parse(r.content);
+	}
+	rs_llm_reply_free(&r);
 }
 
 /* ---------------------------------------------------------------- summary */
@@ -245,6 +388,7 @@ void rs_eval_summarize(const struct rs_eval *e, const struct rs_qa *a, bool judg
 		q->sub += t->substring;
 		q->judge += t->verdict == 1;
 		q->unparsable += t->verdict == -1;
+		q->structured += t->structured;
 		q->judge_failed += t->verdict == RS_EVAL_JUDGE_FAILED;
 	}
 	for (size_t i = 0; i < s->nq; i++) {
@@ -260,6 +404,7 @@ void rs_eval_summarize(const struct rs_eval *e, const struct rs_qa *a, bool judg
 		s->sub += (size_t)q->sub;
 		s->judge += (size_t)q->judge;
 		s->unparsable += (size_t)q->unparsable;
+		s->structured += (size_t)q->structured;
 		s->judge_failed += (size_t)q->judge_failed;
 		if (q->n > s->kmax)
 			s->kmax = q->n;
@@ -351,6 +496,12 @@ void rs_eval_table(const struct rs_eval_sum *s, const struct rs_eval *e, const c
 		buf_putc(b, '\n');
 	}
 	if (s->judged) {
+		buf_printf(b, "%-22s %-24s %zu", "structured verdicts", "", s->structured);
+		if (s->format_refused)
+			buf_puts(b, " (the endpoint refused response_format: asked as text)");
+		else if (s->judge_format && strcmp(s->judge_format, "text") == 0)
+			buf_puts(b, " (--judge-format text)");
+		buf_putc(b, '\n');
 		buf_printf(b, "%-22s %-24s %zu\n", "unparsable verdicts", "", s->unparsable);
 		if (s->judge_failed)
 			buf_printf(b, "%-22s %-24s %zu\n", "judge calls failed", "", s->judge_failed);
@@ -431,6 +582,9 @@ struct json_object *rs_eval_json(const struct rs_eval_sum *s, const struct rs_ev
 		if (judge) {
 			json_object_object_add(x, "unparsable", json_object_new_int64((int64_t)s->unparsable));
 			json_object_object_add(x, "failed", json_object_new_int64((int64_t)s->judge_failed));
+			json_object_object_add(x, "structured", json_object_new_int64((int64_t)s->structured));
+			json_object_object_add(x, "format", s->judge_format ? json_object_new_string(s->judge_format) : NULL);
+			json_object_object_add(x, "format_refused", json_object_new_boolean(s->format_refused));
 		}
 		json_object_object_add(o, judge ? "judge" : "substring", x);
 	}
@@ -463,6 +617,8 @@ struct json_object *rs_eval_json(const struct rs_eval_sum *s, const struct rs_ev
 		const char *v = verdict_name(t->verdict);
 		json_object_object_add(x, "verdict", v ? json_object_new_string(v) : NULL);
 		json_object_object_add(x, "judge_reply", t->judge_reply ? json_object_new_string(t->judge_reply) : NULL);
+		json_object_object_add(x, "judge_reason", t->judge_reason ? json_object_new_string(t->judge_reason) : NULL);
+		json_object_object_add(x, "judge_structured", json_object_new_boolean(t->structured));
 		json_object_array_add(ts, x);
 	}
 	json_object_object_add(o, "details", ts);
@@ -474,7 +630,7 @@ struct json_object *rs_eval_json(const struct rs_eval_sum *s, const struct rs_ev
 struct judging {
 	struct rs_eval *e;
 	const struct rs_qa *a;
-	const struct rs_llm *llm;
+	struct rs_eval_judge *judge;
 	size_t next;
 	size_t done, total;
 	pthread_mutex_t mu;
@@ -495,23 +651,13 @@ static void *judge_worker(void *arg)
 			break;
 		struct rs_eval_traj *t = &j->e->t[i];
 		const struct rs_question *q = rs_qa_find(j->a, t->id);
-		struct json_object *m = rs_eval_judge_messages(t->question, q->answers, q->nanswers, t->answer);
-		struct rs_llm_reply r;
-		char err[512];
-		int verdict;
-		char *reply;
-		if (rs_llm_chat(j->llm, m, NULL, NULL, NULL, NULL, &r, err, sizeof err) < 0) {
-			verdict = RS_EVAL_JUDGE_FAILED;
-			reply = xstrdup(err);
-		} else {
-			verdict = rs_verdict_parse(r.content);
-			reply = xstrdup(r.content);
-		}
-		rs_llm_reply_free(&r);
-		json_object_put(m);
+		struct rs_eval_verdict v;
+		rs_eval_judge_one(j->judge, t->question, q->answers, q->nanswers, t->answer, &v);
 		pthread_mutex_lock(&j->mu);
-		t->verdict = verdict;
-		t->judge_reply = reply;
+		t->verdict = v.verdict;
+		t->judge_reply = v.reply;
+		t->judge_reason = v.reason;
+		t->structured = v.structured;
 		j->done++;
 		if (j->progress)
 			fprintf(stderr, "\r[eval] judged %zu/%zu\033[K", j->done, j->total);
@@ -521,16 +667,19 @@ static void *judge_worker(void *arg)
 }
 
 static const char eval_usage[] =
-	"eval DIR --answers FILE.jsonl [--judge-model M | --no-judge] [--json FILE]\n"
-	"                        [--concurrency C] [--per-question] ...";
+	"eval DIR --answers FILE.jsonl [--judge-model M | --no-judge]\n"
+	"                        [--judge-format json|text] [--json FILE] [--concurrency C]\n"
+	"                        [--per-question] ...";
 
 int rs_cmd_eval(int argc, char **argv)
 {
-	enum { OPT_ANSWERS = RS_OPT_FIRST_FREE, OPT_JUDGE_MODEL, OPT_NO_JUDGE, OPT_JSON, OPT_CONC, OPT_PERQ };
+	enum { OPT_ANSWERS = RS_OPT_FIRST_FREE, OPT_JUDGE_MODEL, OPT_NO_JUDGE, OPT_JSON, OPT_CONC, OPT_PERQ,
+	       OPT_JUDGE_FORMAT };
 	static const struct option longopts[] = {
 		{"answers", required_argument, NULL, OPT_ANSWERS},
 		{"judge-model", required_argument, NULL, OPT_JUDGE_MODEL},
 		{"no-judge", no_argument, NULL, OPT_NO_JUDGE},
+		{"judge-format", required_argument, NULL, OPT_JUDGE_FORMAT},
 		{"json", required_argument, NULL, OPT_JSON},
 		{"concurrency", required_argument, NULL, OPT_CONC},
 		{"per-question", no_argument, NULL, OPT_PERQ},
@@ -539,7 +688,7 @@ int rs_cmd_eval(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *afile = NULL, *judge_model = NULL, *json_file = NULL;
-	bool no_judge = false, perq = false;
+	bool no_judge = false, perq = false, judge_json = true;
 	long conc = 4;
 	int opt;
 	optind = 1;
@@ -555,6 +704,13 @@ int rs_cmd_eval(int argc, char **argv)
 		case OPT_NO_JUDGE: no_judge = true; break;
 		case OPT_JSON: json_file = optarg; break;
 		case OPT_PERQ: perq = true; break;
+		case OPT_JUDGE_FORMAT:
+			if (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0) {
+				judge_json = strcmp(optarg, "json") == 0;
+				break;
+			}
+			rs_error("--judge-format: '%s' is not json or text", optarg);
+			return RS_USAGE;
 		case OPT_CONC:
 			if (rs_opt_int("--concurrency", optarg, 1, 256, &conc) < 0)
 				return RS_USAGE;
@@ -569,6 +725,9 @@ int rs_cmd_eval(int argc, char **argv)
 			       "  --answers FILE      the gold answers (JSONL; the questions file may do)\n"
 			       "  --judge-model M     the judge (default: --model, else the endpoint's first)\n"
 			       "  --no-judge          the substring match only (no endpoint needed)\n"
+			       "  --judge-format F    json (default): ask for {\"verdict\", \"reason\"} with\n"
+			       "                      response_format (text when the endpoint refuses it);\n"
+			       "                      text: a \"Verdict: CORRECT\" line\n"
 			       "  --json FILE         where the JSON goes (default DIR/eval.json; - stdout)\n"
 			       "  --concurrency C     judge calls at a time (default 4)\n"
 			       "  --per-question      a row per question too\n\n" RS_COMMON_HELP,
@@ -595,12 +754,15 @@ int rs_cmd_eval(int argc, char **argv)
 	struct rs_eval_sum s = {0};
 	struct rs_conf conf;
 	struct rs_llm llm;
+	struct rs_eval_judge judge;
+	bool judge_ready = false;
 	struct buf table = BUF_INIT;
 	char err[1024];
 	int rc = RS_FAIL;
 	pthread_t *th = NULL;
 	memset(&conf, 0, sizeof conf);
 	memset(&llm, 0, sizeof llm);
+	memset(&judge, 0, sizeof judge);
 	if (rs_qa_load(&a, afile, RS_QA_ANSWERS, err, sizeof err) < 0) {
 		rs_error("%s", err);
 		rc = RS_USAGE;
@@ -637,7 +799,9 @@ int rs_cmd_eval(int argc, char **argv)
 		}
 		if (rs_common.temperature < 0)
 			llm.temperature = 0;
-		struct judging j = {.e = &e, .a = &a, .llm = &llm, .total = tojudge,
+		rs_eval_judge_init(&judge, &llm, judge_json);
+		judge_ready = true;
+		struct judging j = {.e = &e, .a = &a, .judge = &judge, .total = tojudge,
 				    .progress = isatty(2)};
 		pthread_mutex_init(&j.mu, NULL);
 		size_t nth = tojudge < (size_t)conc ? tojudge : (size_t)conc;
@@ -658,8 +822,15 @@ int rs_cmd_eval(int argc, char **argv)
 		for (size_t i = 0; i < e.n; i++)
 			if (e.t[i].verdict == RS_EVAL_TO_JUDGE)
 				e.t[i].verdict = RS_EVAL_NOT_JUDGED;
+		if (judge.refused)
+			fprintf(stderr, "eval: the endpoint refused response_format (%s); the judge was "
+				"asked for a text verdict instead\n", judge.refusal);
 	}
 	rs_eval_summarize(&e, &a, !no_judge && tojudge, &s);
+	if (s.judged) {
+		s.judge_format = judge_json && !judge.refused ? "json" : "text";
+		s.format_refused = judge.refused;
+	}
 	rs_eval_table(&s, &e, dir, afile, llm.model, perq, &table);
 	fputs(table.data, stdout);
 	fflush(stdout);
@@ -698,6 +869,8 @@ int rs_cmd_eval(int argc, char **argv)
 		rc = RS_FAIL;
 	}
 cleanup:
+	if (judge_ready)
+		rs_eval_judge_free(&judge);
 	free(th);
 	buf_free(&table);
 	rs_eval_sum_free(&s);

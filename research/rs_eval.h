@@ -5,10 +5,12 @@
 #ifndef ES_RS_EVAL_H
 #define ES_RS_EVAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
+#include "rs_llm.h"
 #include "rs_qa.h"
 
 struct json_object;
@@ -24,6 +26,8 @@ struct rs_eval_traj {
 	bool substring;      /* the answer matches a gold answer */
 	int verdict;         /* enum rs_verdict, or RS_EVAL_NOT_JUDGED, RS_EVAL_JUDGE_FAILED */
 	char *judge_reply;   /* what the judge said (NULL: not judged) */
+	char *judge_reason;  /* the "reason" of a structured verdict (NULL: none) */
+	bool structured;     /* the verdict was read from the JSON object asked for */
 };
 
 #define RS_EVAL_NOT_JUDGED (-2)
@@ -44,9 +48,67 @@ void rs_eval_free(struct rs_eval *e);
 
 /* The judge's messages for one trajectory (a new JSON array): a strict
  * grading system prompt, then the question, the gold answers and the
- * response (its last 12000 bytes). */
+ * response (its last 12000 bytes). JSON: the prompt asks for a JSON
+ * object {"verdict": "correct"|"incorrect", "reason": ...}; else for a
+ * sentence and a last line "Verdict: CORRECT" or "Verdict: INCORRECT". */
 struct json_object *rs_eval_judge_messages(const char *question, char *const *answers, size_t n,
-					   const char *response);
+					   const char *response, bool json);
+
+/* The response_format the judge sends with --judge-format json, JSON text:
+ * a json_schema of {"verdict": "correct"|"incorrect", "reason": "..."}
+ * with "verdict" required. */
+extern const char rs_eval_verdict_format[];
+
+/* Reads a structured verdict: REPLY (white space and a ``` fence around it
+ * allowed) is a JSON object whose "verdict" is "correct" or "incorrect"
+ * (any case). Returns 0 with *VERDICT (enum rs_verdict) and *REASON (its
+ * "reason" string, a new one, or NULL), or -1 when REPLY is not one. */
+int rs_eval_parse_structured(const char *reply, int *verdict, char **reason);
+
+/* Whether a failed call (STATUS, ERR as rs_llm_chat gives them) is the
+ * endpoint refusing response_format: a 400 (or 422) whose message names
+ * response_format, a JSON schema, structured output, guided decoding or a
+ * grammar. */
+bool rs_eval_refuses_format(long status, const char *err);
+
+/* A judge shared by eval's threads: the endpoint and how the verdict is
+ * asked for. */
+struct rs_eval_judge {
+	const struct rs_llm *llm; /* the endpoint, prepared (read only) */
+	struct rs_llm with_format; /* a copy of *LLM whose extra adds the
+				    * verdict's response_format (its extra is
+				    * its own, the rest LLM's) */
+	struct rs_llm without;    /* the same, with no response_format at all */
+	bool json;                /* ask for a structured verdict (--judge-format json) */
+	bool refused;             /* the endpoint refused response_format: text
+				   * from then on (under MU) */
+	char refusal[512];        /* the first refusal's message (under MU) */
+	pthread_mutex_t mu;       /* guards refused and refusal */
+};
+
+/* One verdict. */
+struct rs_eval_verdict {
+	int verdict;     /* enum rs_verdict, or RS_EVAL_JUDGE_FAILED */
+	char *reply;     /* what the judge said, or why the call failed */
+	char *reason;    /* a structured verdict's "reason", or NULL */
+	bool structured; /* read from a JSON object with "verdict" */
+};
+
+/* Sets up J over LLM (prepared; its settings as the judge's calls want
+ * them, its extra members sent too, less any response_format: the judge's
+ * own is the only one); JSON: ask for structured verdicts. */
+void rs_eval_judge_init(struct rs_eval_judge *j, const struct rs_llm *llm, bool json);
+void rs_eval_judge_free(struct rs_eval_judge *j);
+
+/* Asks J's endpoint for the verdict on one response (the arguments as
+ * rs_eval_judge_messages takes them) and reads it into OUT (free it with
+ * rs_eval_verdict_free): from the JSON object asked for, else from the
+ * text (rs_verdict_parse). When the endpoint refuses response_format
+ * (rs_eval_refuses_format) the call is made again once without it, with
+ * the text prompt, and J asks as text from then on. Thread-safe. */
+void rs_eval_judge_one(struct rs_eval_judge *j, const char *question, char *const *answers,
+		       size_t n, const char *response, struct rs_eval_verdict *out);
+void rs_eval_verdict_free(struct rs_eval_verdict *v);
 
 /* Per question: trajectories and how many were right. */
 struct rs_eval_q {
@@ -56,6 +118,7 @@ struct rs_eval_q {
 	int sub;             /* finished ones whose answer matches (substring) */
 	int judge;           /* finished ones the judge found correct */
 	int unparsable;      /* verdicts that could not be read */
+	int structured;      /* verdicts read from a JSON object */
 	int judge_failed;    /* judge calls that failed */
 	bool has_answer;     /* the answers file has this question */
 };
@@ -74,6 +137,11 @@ struct rs_eval_sum {
 	size_t no_answer;        /* questions with trajectories but no gold answer */
 	int kmax;                /* most finished trajectories of a scored question */
 	bool judged;             /* a judge ran */
+	size_t structured;       /* of those, verdicts read from a JSON object */
+	const char *judge_format; /* "json" or "text": how verdicts were asked
+				   * for (NULL: unknown); set by the caller */
+	bool format_refused;     /* the endpoint refused response_format, so
+				  * the rest were asked as text; set by the caller */
 };
 
 /* Sums up E against answers A. */

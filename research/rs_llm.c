@@ -136,9 +136,11 @@ static void reply_reset(struct rs_llm_reply *r)
 {
 	double secs = r->seconds;
 	int att = r->attempts;
+	long st = r->status;
 	rs_llm_reply_free(r);
 	r->seconds = secs;
 	r->attempts = att;
+	r->status = st;
 }
 
 static void str_append(char **dst, const char *s, size_t n)
@@ -562,6 +564,7 @@ static int chat_plain(const struct rs_llm *l, const char *url, const char *body,
 		made = 0;
 		int hr = rs_http("POST", url, body, &o, &status, &resp, err, errlen);
 		out->attempts += made > 0 ? made : 1;
+		out->status = status;
 		if (hr < 0)
 			break;
 		if (status < 200 || status > 299) {
@@ -659,6 +662,7 @@ static int chat_stream(const struct rs_llm *l, const char *url, const char *body
 		CURLcode cc = curl_easy_perform(c.h);
 		if (!c.status)
 			curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &c.status);
+		out->status = c.status;
 		bool again = false;
 		if (cc != CURLE_OK) {
 			snprintf(err, errlen, "%s %s: %s", c.st.delivered ? "stream from" : "cannot reach", url,

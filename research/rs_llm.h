@@ -69,6 +69,9 @@ struct rs_llm_reply {
 	long completion_tokens;  /* usage; -1 when the endpoint did not say */
 	double seconds;          /* wall time of the call, retries included */
 	int attempts;            /* HTTP requests made, retries included */
+	long status;             /* HTTP status of the last answer (0: none came,
+				  * e.g. no connection); with a failed call, tells
+				  * a refusal (400) from the rest */
 };
 
 /* Called with each piece of text of a streamed answer as it arrives

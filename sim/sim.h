@@ -6,6 +6,7 @@
  *   sim/sim_kv.c          paged KV cache and prefix cache
  *   sim/sim_tok.c         tokenizer and text generator
  *   sim/sim_tools.c       tool calls
+ *   sim/sim_schema.c      structured output (response_format, guided_json, ...)
  *   sim/sim_metrics.c     /metrics
  *   sim/sim_multinode.c   multi-node emulation
  */

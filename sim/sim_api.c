@@ -22,6 +22,7 @@
 #include "log.h"
 #include "oai.h"
 #include "sim.h"
+#include "sim_schema.h"
 #include "sim_tok.h"
 #include "sim_tools.h"
 
@@ -549,6 +550,14 @@ static int api_plan(struct sim *s, struct sim_req *r, struct json_object *o,
 
 	int64_t limit = have_mt ? max_tokens : room;
 	int64_t nout;
+	/* Structured output (sim_schema.h): checked before any tool call. */
+	struct sim_schema_req sr;
+	const char *sparam = NULL;
+	char serr[512];
+	if (sim_schema_parse(o, &sr, &sparam, serr, sizeof serr) != 0) {
+		sim_schema_req_free(&sr);
+		return api_fail(e, 400, sparam, "%s", serr);
+	}
 	struct sim_tools_plan tp;
 	memset(&tp, 0, sizeof tp);
 	if (r->kind == KIND_CHAT && (api_get(o, "tools") || api_get(o, "tool_choice"))) {
@@ -560,9 +569,14 @@ static int api_plan(struct sim *s, struct sim_req *r, struct json_object *o,
 		if (sim_tools_plan(o, c->tool_rounds, idseed, cont, &tp, &param, terr,
 				   sizeof terr) != 0) {
 			sim_tools_plan_free(&tp);
+			sim_schema_req_free(&sr);
 			return api_fail(e, 400, param, "%s", terr);
 		}
 	}
+	/* A tool call that is due wins over structured output, as in vLLM;
+	 * the structured value replaces an answer or the words. */
+	if (sr.kind != SIM_SCHEMA_NONE && tp.act != SIM_TOOLS_CALL)
+		tp.act = SIM_TOOLS_TEXT;
 	/* What the text is: a tool call's arguments (after a first token that
 	 * names the function), the rest of an answer from a tool result, or
 	 * the seed's words. */
@@ -590,6 +604,19 @@ static int api_plan(struct sim *s, struct sim_req *r, struct json_object *o,
 			tp.name = NULL;
 			snprintf(r->tool_id, sizeof r->tool_id, "%s", tp.id);
 		}
+	} else if (sr.kind != SIM_SCHEMA_NONE) {
+		/* The whole value, whatever text is open (a grammar constrains
+		 * what is generated from its start); a function of the prompt
+		 * and the seed, as a tool call's id, so that a request asked
+		 * again gets the same value and different prompts differ. */
+		uint64_t vseed = sim_hash64(r->prompt.ids, np * sizeof *r->prompt.ids,
+					    have_seed ? (uint64_t)seed : 0x6a736f6e);
+		sim_schema_generate(&sr, vseed, (size_t)limit * 5 + 16, &r->text);
+		nout = 0;
+		for (size_t i = 0; i < r->text.len; i = sim_tok_next(r->text.data, r->text.len, i))
+			nout++;
+		if (nout == 0)
+			nout = 1; /* an empty choice: only the end */
 	} else {
 		/* A continuation resumes at word K; max_tokens, min_tokens and
 		 * ignore_eos count from there, as an engine counts them from the
@@ -621,6 +648,7 @@ static int api_plan(struct sim *s, struct sim_req *r, struct json_object *o,
 		}
 	}
 	sim_tools_plan_free(&tp);
+	sim_schema_req_free(&sr);
 	if (nout > limit)
 		nout = limit;
 	if (sim_kv_blocks_for(s->kv, np + (size_t)nout) > s->kv->nblocks)

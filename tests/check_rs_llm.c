@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../research/rs_llm.h"
+#include "script_srv.h"
 
 /* ---------------------------------------------------------------- parsing */
 
@@ -245,76 +246,7 @@ START_TEST(test_init_and_body)
 }
 END_TEST
 
-/* ---------------------------------------------------------------- a scripted server */
-
-/* Answers each connection with the next canned response; records the
- * request lines and bodies. */
-struct srv {
-	int fd;
-	int port;
-	const char *const *answers; /* raw HTTP responses, NULL-terminated */
-	int served;
-	struct buf log;             /* "METHOD PATH\nBODY\n" per request */
-	pthread_t th;
-};
-
-static void *srv_main(void *arg)
-{
-	struct srv *s = arg;
-	while (s->answers[s->served]) {
-		int c = accept(s->fd, NULL, NULL);
-		if (c < 0)
-			break;
-		struct buf req = BUF_INIT;
-		char chunk[4096];
-		for (;;) {
-			ssize_t n = read(c, chunk, sizeof chunk);
-			if (n <= 0)
-				break;
-			buf_append(&req, chunk, (size_t)n);
-			char *end = strstr(req.data, "\r\n\r\n");
-			if (!end)
-				continue;
-			const char *cl = strcasestr(req.data, "content-length:");
-			size_t want = cl && cl < end ? strtoul(cl + 15, NULL, 10) : 0;
-			if (req.len - (size_t)(end + 4 - req.data) >= want)
-				break;
-		}
-		char *eol = strstr(req.data ? req.data : "", "\r\n");
-		char *body = strstr(req.data ? req.data : "", "\r\n\r\n");
-		if (eol && body)
-			buf_printf(&s->log, "%.*s\n%s\n", (int)(eol - req.data), req.data, body + 4);
-		/* Counted before the client can see the answer. */
-		const char *a = s->answers[s->served++];
-		ssize_t w = write(c, a, strlen(a));
-		(void)w;
-		close(c);
-		buf_free(&req);
-	}
-	return NULL;
-}
-
-static void srv_start(struct srv *s, const char *const *answers)
-{
-	memset(s, 0, sizeof *s);
-	s->answers = answers;
-	s->fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-	ck_assert_int_eq(listen(s->fd, 16), 0);
-	socklen_t al = sizeof a;
-	getsockname(s->fd, (struct sockaddr *)&a, &al);
-	s->port = ntohs(a.sin_port);
-	pthread_create(&s->th, NULL, srv_main, s);
-}
-
-static void srv_stop(struct srv *s)
-{
-	shutdown(s->fd, SHUT_RDWR);
-	close(s->fd);
-	pthread_join(s->th, NULL);
-	buf_free(&s->log);
-}
+/* ---------------------------------------------------------------- against a scripted server (script_srv.h) */
 
 #define JSON_HEAD "HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
 #define OK_BODY                                                                                   \
@@ -341,8 +273,8 @@ START_TEST(test_call_retries)
 		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" OK_BODY,
 		NULL,
 	};
-	struct srv s;
-	srv_start(&s, answers);
+	struct script_srv s;
+	script_srv_start(&s, answers);
 	struct rs_llm l;
 	llm_for(&l, s.port);
 	struct json_object *msgs = json_tokener_parse("[{\"role\":\"user\",\"content\":\"q\"}]");
@@ -353,11 +285,12 @@ START_TEST(test_call_retries)
 	ck_assert_int_eq(r.prompt_tokens, 3);
 	ck_assert_int_eq(s.served, 3);
 	ck_assert_int_eq(r.attempts, 3);
+	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(s.log.data, "POST /v1/chat/completions HTTP/1.1\n{\"model\":\"m\""));
 	rs_llm_reply_free(&r);
 	json_object_put(msgs);
 	rs_llm_free(&l);
-	srv_stop(&s);
+	script_srv_stop(&s);
 }
 END_TEST
 
@@ -369,8 +302,8 @@ START_TEST(test_call_no_retry_on_400)
 		"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nno such\nmodel",
 		NULL,
 	};
-	struct srv s;
-	srv_start(&s, answers);
+	struct script_srv s;
+	script_srv_start(&s, answers);
 	struct rs_llm l;
 	llm_for(&l, s.port);
 	struct json_object *msgs = json_tokener_parse("[]");
@@ -378,17 +311,19 @@ START_TEST(test_call_no_retry_on_400)
 	char err[512];
 	ck_assert_int_eq(rs_llm_chat(&l, msgs, NULL, NULL, NULL, NULL, &r, err, sizeof err), -1);
 	ck_assert_str_eq(err, "the endpoint answered 400: This model's maximum context length is 8192 tokens");
+	ck_assert_int_eq(r.status, 400);
 	rs_llm_reply_free(&r);
 	/* The stream path does not retry a 404 either; a body that is not
 	 * OpenAI's error JSON is quoted on one line. */
 	ck_assert_int_eq(rs_llm_chat(&l, msgs, NULL, NULL, on_delta, NULL, &r, err, sizeof err), -1);
 	ck_assert_str_eq(err, "the endpoint answered 404: no such model");
+	ck_assert_int_eq(r.status, 404);
 	ck_assert_int_eq(r.attempts, 1);
 	ck_assert_int_eq(s.served, 2);
 	rs_llm_reply_free(&r);
 	json_object_put(msgs);
 	rs_llm_free(&l);
-	srv_stop(&s);
+	script_srv_stop(&s);
 	buf_free(&deltas);
 }
 END_TEST
@@ -406,8 +341,8 @@ START_TEST(test_stream_call_retried_before_first_byte)
 		ok,
 		NULL,
 	};
-	struct srv s;
-	srv_start(&s, answers);
+	struct script_srv s;
+	script_srv_start(&s, answers);
 	struct rs_llm l;
 	llm_for(&l, s.port);
 	struct json_object *msgs = json_tokener_parse("[]");
@@ -422,7 +357,7 @@ START_TEST(test_stream_call_retried_before_first_byte)
 	rs_llm_reply_free(&r);
 	json_object_put(msgs);
 	rs_llm_free(&l);
-	srv_stop(&s);
+	script_srv_stop(&s);
 	buf_free(&deltas);
 }
 END_TEST
@@ -438,8 +373,8 @@ START_TEST(test_prepare)
 		"{\"error\":{\"message\":\"bad key\"}}",
 		NULL,
 	};
-	struct srv s;
-	srv_start(&s, answers);
+	struct script_srv s;
+	script_srv_start(&s, answers);
 	struct rs_llm l;
 	llm_for(&l, s.port);
 	free(l.model);
@@ -454,7 +389,7 @@ START_TEST(test_prepare)
 	ck_assert_int_eq(rs_llm_prepare(&l, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "refused the API key (none given: --api-key or OPENAI_API_KEY) (401)"));
 	rs_llm_free(&l);
-	srv_stop(&s);
+	script_srv_stop(&s);
 
 	/* Nobody listening. */
 	llm_for(&l, s.port);

@@ -1192,6 +1192,176 @@ START_TEST(test_tool_calls)
 }
 END_TEST
 
+#define VERDICT "{\"type\":\"object\",\"properties\":{\"verdict\":{\"type\":\"string\"," \
+	"\"enum\":[\"correct\",\"incorrect\"]},\"reason\":{\"type\":\"string\"}},\"required\":[\"verdict\"]}"
+#define RF_VERDICT "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"v\"," \
+	"\"strict\":true,\"schema\":" VERDICT "}}"
+
+/* CONTENT is a verdict object: {"verdict": "correct"|"incorrect", "reason": "..."};
+ * returns whether it says correct. */
+static bool verdict_of(const char *content)
+{
+	struct json_object *v = json_tokener_parse(content);
+	ck_assert_msg(v && json_object_is_type(v, json_type_object), "not an object: %s", content);
+	const char *vd = jstr(v, "verdict");
+	ck_assert_msg(vd && (strcmp(vd, "correct") == 0 || strcmp(vd, "incorrect") == 0), "%s", content);
+	ck_assert_msg(jstr(v, "reason"), "no reason: %s", content);
+	ck_assert_int_eq(json_object_object_length(v), 2);
+	bool c = strcmp(vd, "correct") == 0;
+	json_object_put(v);
+	return c;
+}
+
+START_TEST(test_structured_output)
+{
+	struct sim_config cfg;
+	base_cfg(&cfg);
+	cfg.output_len = 9;
+	cfg.timing.time_scale = 0.01; /* real timers, short */
+	int port;
+	pid_t pid = sim_start(&cfg, &port);
+	struct tstream t;
+	struct json_object *o;
+	char msgs[256], body[4096];
+
+	/* A judge's verdict, streamed and not (tool_chat checks that the deltas
+	   make the same text and that usage agrees); usage counts its tokens. */
+	o = tool_chat(port, "{\"role\":\"user\",\"content\":\"Is it Paris?\"}", RF_VERDICT ",\"seed\":7", &t);
+	const char *c = jstr(o, "choices.0.message.content");
+	verdict_of(c);
+	ck_assert_str_eq(jstr(o, "choices.0.finish_reason"), "stop");
+	ck_assert_int_eq(jint(o, "usage.completion_tokens"), (int64_t)sim_tok_encode(c, strlen(c), NULL));
+	ck_assert_int_gt(jint(o, "usage.completion_tokens"), 10);
+	char full[512];
+	snprintf(full, sizeof full, "%s", c);
+	json_object_put(o);
+	tstream_free(&t);
+
+	/* Different prompts get different verdicts; the same prompt and seed the same one. */
+	int correct = 0, n = 24;
+	for (int i = 0; i < n; i++) {
+		snprintf(msgs, sizeof msgs, "{\"role\":\"user\",\"content\":\"Question %d?\"}", i);
+		snprintf(body, sizeof body, "{\"messages\":[%s]," RF_VERDICT ",\"seed\":7}", msgs);
+		ck_assert_int_eq(post(port, "/v1/chat/completions", body, &o), 200);
+		correct += verdict_of(jstr(o, "choices.0.message.content"));
+		json_object_put(o);
+	}
+	ck_assert_msg(correct > 0 && correct < n, "%d of %d correct", correct, n);
+	snprintf(body, sizeof body, "{\"messages\":[{\"role\":\"user\",\"content\":\"Is it Paris?\"}],"
+		 RF_VERDICT ",\"seed\":7}");
+	ck_assert_int_eq(post(port, "/v1/chat/completions", body, &o), 200);
+	ck_assert_str_eq(jstr(o, "choices.0.message.content"), full);
+	json_object_put(o);
+
+	/* max_tokens cuts it: finish "length", a prefix that is no JSON. */
+	snprintf(body, sizeof body, "{\"messages\":[{\"role\":\"user\",\"content\":\"Is it Paris?\"}],"
+		 RF_VERDICT ",\"seed\":7,\"max_tokens\":5}");
+	ck_assert_int_eq(post(port, "/v1/chat/completions", body, &o), 200);
+	ck_assert_str_eq(jstr(o, "choices.0.finish_reason"), "length");
+	ck_assert_int_eq(jint(o, "usage.completion_tokens"), 5);
+	c = jstr(o, "choices.0.message.content");
+	ck_assert(strncmp(full, c, strlen(c)) == 0 && strlen(c) < strlen(full));
+	struct json_object *cut = json_tokener_parse(c);
+	ck_assert_ptr_null(cut);
+	json_object_put(o);
+
+	/* json_object, guided_json (as text) on chat; guided_choice on completions,
+	   streamed and not. */
+	o = tool_chat(port, "{\"role\":\"user\",\"content\":\"x\"}",
+		      "\"response_format\":{\"type\":\"json_object\"}", &t);
+	struct json_object *v = json_tokener_parse(jstr(o, "choices.0.message.content"));
+	ck_assert(v && json_object_is_type(v, json_type_object));
+	json_object_put(v);
+	json_object_put(o);
+	tstream_free(&t);
+	o = tool_chat(port, "{\"role\":\"user\",\"content\":\"x\"}",
+		      "\"guided_json\":\"{\\\"type\\\":\\\"array\\\",\\\"items\\\":{\\\"type\\\":\\\"integer\\\","
+		      "\\\"minimum\\\":1,\\\"maximum\\\":3},\\\"minItems\\\":4}\"", &t);
+	v = json_tokener_parse(jstr(o, "choices.0.message.content"));
+	ck_assert(v && json_object_is_type(v, json_type_array) && json_object_array_length(v) == 4);
+	for (size_t i = 0; i < 4; i++) {
+		int64_t x = json_object_get_int64(json_object_array_get_idx(v, i));
+		ck_assert(x >= 1 && x <= 3);
+	}
+	json_object_put(v);
+	json_object_put(o);
+	tstream_free(&t);
+	const char *choices = "\"guided_choice\":[\"alpha beta\",\"gamma\",\"delta\"]";
+	int seen[3] = {0};
+	for (int i = 0; i < 12; i++) {
+		snprintf(body, sizeof body, "{\"prompt\":\"Pick %d\",%s}", i, choices);
+		ck_assert_int_eq(post(port, "/v1/completions", body, &o), 200);
+		const char *x = jstr(o, "choices.0.text");
+		int k = strcmp(x, "alpha beta") == 0 ? 0 : strcmp(x, "gamma") == 0 ? 1 : strcmp(x, "delta") == 0 ? 2 : -1;
+		ck_assert_msg(k >= 0, "not a choice: %s", x);
+		seen[k]++;
+		ck_assert_int_eq(jint(o, "usage.completion_tokens"), (int64_t)sim_tok_encode(x, strlen(x), NULL));
+		snprintf(full, sizeof full, "%s", x);
+		json_object_put(o);
+		snprintf(body, sizeof body, "{\"prompt\":\"Pick %d\",%s,\"stream\":true}", i, choices);
+		struct buf b = BUF_INIT, text = BUF_INIT;
+		ck_assert_int_eq(tc_request(port, "POST", "/v1/completions", body, &b), 200);
+		int chunks, usage;
+		bool done;
+		const char *finish;
+		sse_parse(b.data, false, &text, &chunks, &usage, &done, &finish);
+		ck_assert(done);
+		ck_assert_str_eq(finish, "stop");
+		/* Without a seed the pick is the prompt's alone: the same. */
+		ck_assert_str_eq(text.data, full);
+		ck_assert_int_eq(chunks, (int)sim_tok_encode(full, strlen(full), NULL));
+		buf_free(&b);
+		buf_free(&text);
+	}
+	ck_assert_msg(seen[0] && seen[1] && seen[2], "%d %d %d", seen[0], seen[1], seen[2]);
+
+	/* Tools and a response_format: a call while one is due, then the
+	   structured answer instead of "Answer: ...". */
+	const char *user = "{\"role\":\"user\",\"content\":\"Who wrote Dune?\"}";
+	o = tool_chat(port, user, TOOLS "," RF_VERDICT, &t);
+	ck_assert_str_eq(jstr(o, "choices.0.finish_reason"), "tool_calls");
+	ck_assert_str_eq(t.name, "web_search");
+	json_object_put(o);
+	tstream_free(&t);
+	snprintf(body, sizeof body, "%s,{\"role\":\"tool\",\"content\":\"a\"},{\"role\":\"tool\",\"content\":\"b\"}",
+		 user);
+	o = tool_chat(port, body, TOOLS "," RF_VERDICT, &t);
+	ck_assert_str_eq(jstr(o, "choices.0.finish_reason"), "stop");
+	verdict_of(jstr(o, "choices.0.message.content"));
+	json_object_put(o);
+	tstream_free(&t);
+
+	/* Bad requests name the field. */
+	const char *C = "/v1/chat/completions";
+	const char *M = "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]";
+	struct {
+		const char *extra, *param, *msg;
+	} bad[] = {
+		{"\"response_format\":{\"type\":\"yaml\"}", "response_format", "response_format.type 'yaml'"},
+		{"\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\",\"schema\":"
+		 "{\"type\":\"string\",\"pattern\":\"^a\"}}}", "response_format",
+		 "response_format.json_schema.schema: 'pattern' is not supported"},
+		{"\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\",\"schema\":"
+		 "{\"$ref\":\"#/$defs/a\",\"$defs\":{\"a\":{}}}}}", "response_format", "'$ref' is not supported"},
+		{"\"guided_json\":{\"type\":\"integer\",\"minimum\":2,\"maximum\":1}", "guided_json", "no integer"},
+		{"\"guided_choice\":\"a\"", "guided_choice", "non-empty array of strings"},
+		{"\"guided_regex\":\"a+\"", "guided_regex", "not supported"},
+		{"\"guided_choice\":[\"a\"],\"response_format\":{\"type\":\"json_object\"}", "guided_choice",
+		 "both ask for structured output"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(body, sizeof body, "{%s,%s}", M, bad[i].extra);
+		expect_error(port, C, body, 400, bad[i].param);
+		ck_assert_int_eq(post(port, C, body, &o), 400);
+		ck_assert_msg(strstr(jstr(o, "error.message"), bad[i].msg), "%s: %s", body, jstr(o, "error.message"));
+		json_object_put(o);
+		snprintf(body, sizeof body, "{\"prompt\":\"x\",%s}", bad[i].extra);
+		expect_error(port, "/v1/completions", body, 400, bad[i].param);
+	}
+	sim_stop(pid);
+}
+END_TEST
+
 Suite *suite_sim_api(void)
 {
 	Suite *s = suite_create("sim_api");
@@ -1209,6 +1379,7 @@ Suite *suite_sim_api(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_continuation);
 	tcase_add_test(tc, test_tool_calls);
+	tcase_add_test(tc, test_structured_output);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,7 +6,9 @@
 # x 4 trajectories is killed with SIGKILL midway and run again: it redoes
 # only the unfinished attempts (the finished files untouched) and
 # completes although a worker is killed meanwhile; `eval` prints the table
-# (substring accuracy high, the judge's verdicts all counted); elasticctl
+# (substring accuracy high; the judge, asked for a structured verdict with
+# response_format, which the sim honours, has every verdict read, its
+# counts in eval.json those of the table, pass@k >= accuracy); elasticctl
 # top --research shows the batch; SIGTERM lets the running attempts finish
 # and says how to resume; `chat` with piped stdin answers, --verbose
 # showing the tool calls; a bad questions file and an unreachable endpoint
@@ -177,31 +179,81 @@ if grep -q $'\033' "$T/top2"; then die "top --once wrote escape sequences"; fi
 log "ok: elasticctl top --research shows the batch (progress, tool histogram, accuracy)"
 
 # ---------------------------------------------------------------- eval
+# The judge is asked for {"verdict", "reason"} with response_format: the
+# sim generates a valid verdict object, picked by a hash of the prompt, so
+# every verdict is read, some correct and some not.
 "${RS[@]}" eval "$OUT" --answers "$A" --per-question --concurrency 16 >"$T/eval.out" 2>"$T/eval.err" ||
 	die "eval failed: $(cat "$T/eval.err" "$T/eval.out")"
 cat "$T/eval.out" >&2
 grep -q "^eval of $OUT against $A: 20 questions, 80 finished trajectories" "$T/eval.out" || die "eval's head"
 grep -Eq '^trajectory accuracy +[0-9.]+% \([0-9]+/80\)' "$T/eval.out" || die "no accuracy row"
 grep -Eq '^pass@4 ' "$T/eval.out" || die "no pass@4 row"
-grep -q '^unparsable verdicts' "$T/eval.out" || die "no unparsable row"
-python3 - "$OUT/eval.json" <<'EOF' || die "eval.json: $(head -c 1500 "$OUT/eval.json")"
-import json, sys
+grep -Eq '^structured verdicts +80$' "$T/eval.out" || die "not every verdict came structured: $(cat "$T/eval.out")"
+grep -Eq '^unparsable verdicts +0$' "$T/eval.out" || die "unparsable verdicts: $(cat "$T/eval.out")"
+if grep -q 'refused response_format' "$T/eval.err" "$T/eval.out"; then die "the sim refused response_format"; fi
+python3 - "$OUT/eval.json" "$T/eval.out" <<'EOF' || die "eval.json: $(head -c 1500 "$OUT/eval.json")"
+import json, re, sys
 e = json.load(open(sys.argv[1]))
+table = open(sys.argv[2]).read()
 assert e["questions"] == 20 and e["trajectories"] == 80, e
-s = e["substring"]
+s, j = e["substring"], e["judge"]
 # The sim quotes the page that holds the answer.
 assert s["accuracy"] >= 0.9 and s["pass_at_k"]["4"] >= 0.9, s
-assert abs(s["pass_at_k"]["1"] - s["accuracy"]) < 1e-9, s
-j = e["judge"]
-# The sim's verdicts are arbitrary words: only that each was read or counted.
+# Every verdict read from the JSON object asked for, with its reason.
 d = e["details"]
 kinds = [x["verdict"] for x in d]
-assert len(d) == 80 and all(k in ("correct", "incorrect", "unparsable") for k in kinds), kinds
-assert kinds.count("correct") == j["correct"] and kinds.count("unparsable") == j["unparsable"], j
-assert j["failed"] == 0 and all(x["judge_reply"] for x in d), j
+assert len(d) == 80 and all(k in ("correct", "incorrect") for k in kinds), kinds
+assert j["unparsable"] == 0 and j["failed"] == 0 and j["structured"] == 80, j
+assert j["format"] == "json" and j["format_refused"] is False, j
+for x in d:
+    assert x["judge_structured"] is True and x["judge_reason"], x
+    r = json.loads(x["judge_reply"])
+    assert r["verdict"] == x["verdict"] and r["reason"] == x["judge_reason"], x
+assert kinds.count("correct") == j["correct"], j
+# Different questions, different picks: neither verdict for all.
+assert 0 < j["correct"] < 80, j
+# The table's numbers are eval.json's.
+row = re.search(r"^trajectory accuracy +([0-9.]+)% \((\d+)/80\) +([0-9.]+)% \((\d+)/80\)$", table, re.M)
+assert row, table
+assert int(row.group(2)) == s["correct"] and int(row.group(4)) == j["correct"], (row.groups(), s, j)
+assert abs(float(row.group(3)) - 100 * j["accuracy"]) < 0.051, (row.groups(), j)
+for k in ("1", "4"):
+    row = re.search(r"^pass@%s +([0-9.]+)%% \(20 q\) +([0-9.]+)%% \(20 q\)$" % k, table, re.M)
+    assert row, (k, table)
+    assert abs(float(row.group(1)) - 100 * s["pass_at_k"][k]) < 0.051, (k, row.groups(), s)
+    assert abs(float(row.group(2)) - 100 * j["pass_at_k"][k]) < 0.051, (k, row.groups(), j)
+per = {q["id"]: q for q in e["per_question"]}
+rows = re.findall(r"^(q\d+) +(\d+) +(\d+) +(\d+) +(\d+)$", table, re.M)
+assert len(rows) == 20, rows
+for qid, n, sub, jc, unf in rows:
+    q = per[qid]
+    assert (q["n"], q["substring_correct"], q["judge_correct"], q["unfinished"], q["unparsable"]) == \
+        (int(n), int(sub), int(jc), int(unf), 0), (qid, q)
+    assert q["judge_correct"] == sum(1 for x in d if x["id"] == qid and x["verdict"] == "correct"), qid
+# pass@k >= accuracy, and pass@1 is the accuracy.
+for m in (s, j):
+    assert abs(m["pass_at_k"]["1"] - m["accuracy"]) < 1e-9, m
+    assert m["pass_at_k"]["4"] >= m["accuracy"] - 1e-9, m
 assert e["missing_answers"] == [] and len(e["per_question"]) == 20
 EOF
-log "ok: eval: the table and eval.json (substring accuracy >= 90%, every verdict counted)"
+log "ok: eval: the table and eval.json agree (substring accuracy >= 90%, 80 structured verdicts, none unparsable, pass@4 >= accuracy)"
+
+# --judge-format text: no response_format, the sim's words read as text.
+"${RS[@]}" eval "$OUT" --answers "$A" --judge-format text --concurrency 16 --json "$T/e-text.json" \
+	>"$T/eval-text.out" 2>"$T/eval-text.err" || die "eval --judge-format text failed: $(cat "$T/eval-text.err")"
+grep -Eq '^structured verdicts +0 \(--judge-format text\)$' "$T/eval-text.out" ||
+	die "--judge-format text: $(cat "$T/eval-text.out")"
+python3 - "$T/e-text.json" <<'EOF' || die "eval --judge-format text's JSON: $(head -c 1500 "$T/e-text.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))["judge"]
+assert j["format"] == "text" and j["structured"] == 0 and j["failed"] == 0, j
+EOF
+rc=0
+"${RS[@]}" eval "$OUT" --answers "$A" --judge-format xml 2>"$T/ef.err" >/dev/null || rc=$?
+if [ "$rc" -ne 2 ] || ! grep -q "^error: --judge-format: 'xml' is not json or text$" "$T/ef.err"; then
+	die "a bad --judge-format: exit $rc: $(cat "$T/ef.err")"
+fi
+log "ok: eval --judge-format text asks for text; a bad --judge-format is a usage error"
 
 # An answers file that lacks some questions: they are reported.
 head -n 18 "$A" >"$T/some-answers.jsonl"

@@ -1,6 +1,7 @@
 // sdk_test.js — the official OpenAI SDK for Node.js against an
 // OpenAI-compatible endpoint (elastic-sim here): models, chat and
-// completions, streaming and not, embeddings, and the SDK's error classes.
+// completions, streaming and not, structured output, embeddings, and the
+// SDK's error classes.
 //
 //   SDK_DIR=build/node BASE_URL=http://127.0.0.1:PORT/v1 MODEL=sim node tests/node/sdk_test.js
 //
@@ -63,6 +64,36 @@ async function main() {
   assert.equal(cchunks, 5);
   assert.ok(ctext.length > 0);
   console.log('ok: completions, streaming and not');
+
+  // Structured output: a json_schema response_format, read by the SDK's
+  // own parse helper; streamed, the same JSON; a schema the engine cannot
+  // compile is a BadRequestError naming response_format.
+  const verdict = {
+    type: 'json_schema',
+    json_schema: {
+      name: 'verdict', strict: true,
+      schema: {
+        type: 'object', additionalProperties: false, required: ['verdict', 'reason'],
+        properties: { verdict: { type: 'string', enum: ['correct', 'incorrect'] }, reason: { type: 'string' } },
+      },
+    },
+  };
+  const parsed = await client.chat.completions.parse({ model, messages, response_format: verdict, seed: 3 });
+  const pm = parsed.choices[0].message;
+  assert.ok(pm.parsed && ['correct', 'incorrect'].includes(pm.parsed.verdict) && typeof pm.parsed.reason === 'string',
+    JSON.stringify(pm));
+  let json = '';
+  for await (const chunk of await client.chat.completions.create(
+    { model, messages, response_format: verdict, seed: 3, stream: true })) {
+    json += chunk.choices[0]?.delta?.content || '';
+  }
+  assert.equal(json, pm.content, 'streamed JSON equals the non-streamed one');
+  await assert.rejects(
+    client.chat.completions.create({ model, messages, response_format: {
+      type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a' } } } }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format' && /pattern/.test(e.message),
+  );
+  console.log('ok: structured output:', pm.content);
 
   const emb = await client.embeddings.create({ model, input: ['hello', 'world'] });
   assert.equal(emb.data.length, 2);
