@@ -32,6 +32,7 @@ static struct reg_config cfg;
 static char dir[64];
 static char url[64];
 static unsigned seed = 1;
+static bool migrate_on; /* cfg.proxy.migrate of the next setup */
 
 /* ---------------------------------------------------------------- fake workers */
 
@@ -236,6 +237,9 @@ static void setup(void)
 	cfg.proxy.eject_after = 2;
 	cfg.proxy.eject_time_ms = 100;
 	cfg.proxy.eject_max_ms = 400;
+	/* The lifecycle as it is without stream migration (the fake workers'
+	 * answers are not OpenAI's); the migrate case turns it on. */
+	cfg.proxy.migrate = migrate_on;
 	ck_assert_int_eq(reg_config_finish(&cfg, NULL, err, sizeof err), 0);
 	reg = reg_new(base, &cfg, err, sizeof err);
 	ck_assert_msg(reg != NULL, "%s", err);
