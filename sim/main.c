@@ -69,6 +69,7 @@ static const struct flag flags[] = {
 	{"itl-us-per-seq", F_DBL, &cfg.timing.itl_us_per_seq, "US", "inter-token slowdown per running sequence (default 50)"},
 	{"time-scale", F_DBL, &cfg.timing.time_scale, "X", "multiplies every delay; 0: no delay at all (default 1)"},
 	{"output-len", F_UINT, &cfg.output_len, "N", "tokens of a reply that max_tokens does not cut (default 128)"},
+	{"tool-rounds", F_UINT, &cfg.tool_rounds, "N", "tool calls before a chat with tools gets its answer (default 2)"},
 	{"embedding-dim", F_UINT, &cfg.embedding_dim, "N", "size of embedding vectors (default 384)"},
 	{"seed", F_U64, &cfg.seed, "N", "seed for replies without a seed, ids and --fail-rate (default 0)"},
 	{"startup-delay", F_SECS, &cfg.startup_delay, "SECS", "answer 503 (health fails) for this long after start"},

@@ -30,6 +30,7 @@ void sim_config_defaults(struct sim_config *c)
 	c->timing.itl_us_per_seq = 50;
 	c->timing.time_scale = 1;
 	c->output_len = 128;
+	c->tool_rounds = 2;
 	c->embedding_dim = 384;
 	c->seed = 0;
 	c->nnodes = 1;

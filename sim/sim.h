@@ -5,6 +5,7 @@
  *   sim/sim_sched.c       continuous batching
  *   sim/sim_kv.c          paged KV cache and prefix cache
  *   sim/sim_tok.c         tokenizer and text generator
+ *   sim/sim_tools.c       tool calls
  *   sim/sim_metrics.c     /metrics
  *   sim/sim_multinode.c   multi-node emulation
  */
@@ -40,6 +41,7 @@ struct sim_config {
 	bool prefix_caching;           /* --[no-]enable-prefix-caching */
 	struct sim_timing timing;      /* --ttft-ms ... --time-scale */
 	unsigned output_len;           /* --output-len: natural reply length */
+	unsigned tool_rounds;          /* --tool-rounds: tool calls before an answer */
 	unsigned embedding_dim;        /* --embedding-dim */
 	uint64_t seed;                 /* --seed */
 	double startup_delay;          /* --startup-delay, seconds */

@@ -23,6 +23,7 @@
 #include "oai.h"
 #include "sim.h"
 #include "sim_tok.h"
+#include "sim_tools.h"
 
 #define SIM_MAX_STOPS 16
 
@@ -44,6 +45,8 @@ struct sim_req {
 	struct buf text;       /* the planned output */
 	uint32_t *ends;        /* ends[i]: end of token i in text */
 	char *stop_reason;     /* the stop string that ended it, or NULL */
+	char *tool_name;       /* a tool call: its function (text: its arguments) */
+	char tool_id[32];      /* a tool call: its id */
 	uint64_t t_prev;       /* time of the previous token */
 	struct buf out;        /* scratch for chunks and bodies */
 };
@@ -206,12 +209,17 @@ static int api_model(struct sim *s, struct json_object *o, struct sim_req *r,
 	return api_fail(e, 404, "model", "The model `%s` does not exist.", shown);
 }
 
+/* Tokenizes a message's CONTENT (a string or text parts) into T; appends
+ * its text to TEXT when TEXT is not NULL. */
 static int api_text_content(struct json_object *content, struct sim_toks *t,
-			    struct api_err *e)
+			    struct buf *text, struct api_err *e)
 {
 	if (json_object_is_type(content, json_type_string)) {
-		sim_tok_encode(json_object_get_string(content),
-			       (size_t)json_object_get_string_len(content), t);
+		const char *str = json_object_get_string(content);
+		size_t len = (size_t)json_object_get_string_len(content);
+		sim_tok_encode(str, len, t);
+		if (text)
+			buf_append(text, str, len);
 		return 0;
 	}
 	if (!json_object_is_type(content, json_type_array))
@@ -220,7 +228,7 @@ static int api_text_content(struct json_object *content, struct sim_toks *t,
 	size_t n = json_object_array_length(content);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *part = json_object_array_get_idx(content, i);
-		struct json_object *type, *text;
+		struct json_object *type, *ptext;
 		if (!json_object_is_type(part, json_type_object) ||
 		    !(type = api_get(part, "type")) ||
 		    !json_object_is_type(type, json_type_string))
@@ -231,21 +239,78 @@ static int api_text_content(struct json_object *content, struct sim_toks *t,
 					"content part type '%.64s' is not supported: "
 					"elastic-sim serves a text-only model",
 					json_object_get_string(type));
-		text = api_get(part, "text");
-		if (!text || !json_object_is_type(text, json_type_string))
+		ptext = api_get(part, "text");
+		if (!ptext || !json_object_is_type(ptext, json_type_string))
 			return api_fail(e, 400, "messages",
 					"a text content part needs a string 'text'");
-		sim_tok_encode(json_object_get_string(text),
-			       (size_t)json_object_get_string_len(text), t);
+		const char *str = json_object_get_string(ptext);
+		size_t len = (size_t)json_object_get_string_len(ptext);
+		sim_tok_encode(str, len, t);
+		if (text)
+			buf_append(text, str, len);
 	}
 	return 0;
 }
 
-/* The chat template: a role marker, the content and an end marker per
- * message, then the assistant's marker. */
-static int api_chat_prompt(struct json_object *o, struct sim_toks *t,
-			   struct api_err *e)
+/* The tool calls of assistant message I, tokenized into T: a marker, the
+ * function's name and its arguments per call. */
+static int api_tool_calls(struct json_object *calls, size_t i, struct sim_toks *t,
+			  struct api_err *e)
 {
+	if (!json_object_is_type(calls, json_type_array))
+		return api_fail(e, 400, "messages", "messages[%zu].tool_calls must be an array", i);
+	for (size_t k = 0; k < json_object_array_length(calls); k++) {
+		struct json_object *c = json_object_array_get_idx(calls, k);
+		struct json_object *f = json_object_is_type(c, json_type_object)
+						? api_get(c, "function") : NULL;
+		struct json_object *name = f && json_object_is_type(f, json_type_object)
+						   ? api_get(f, "name") : NULL;
+		struct json_object *args = name ? api_get(f, "arguments") : NULL;
+		struct json_object *id = json_object_is_type(c, json_type_object)
+						 ? api_get(c, "id") : NULL;
+		if (!name || !json_object_is_type(name, json_type_string) ||
+		    (args && !json_object_is_type(args, json_type_string) &&
+		     !json_object_is_type(args, json_type_object)) ||
+		    (id && !json_object_is_type(id, json_type_string)))
+			return api_fail(e, 400, "messages",
+					"messages[%zu].tool_calls[%zu] must be {\"id\": ..., "
+					"\"type\": \"function\", \"function\": {\"name\": ..., "
+					"\"arguments\": ...}}", i, k);
+		sim_toks_push(t, sim_tok_special("<|tool_call|>"));
+		sim_tok_encode(json_object_get_string(name),
+			       (size_t)json_object_get_string_len(name), t);
+		if (args && json_object_is_type(args, json_type_string)) {
+			sim_tok_encode(json_object_get_string(args),
+				       (size_t)json_object_get_string_len(args), t);
+		} else {
+			const char *a = args ? json_object_to_json_string_ext(args,
+									      JSON_C_TO_STRING_PLAIN)
+					     : "{}";
+			sim_tok_encode(a, strlen(a), t);
+		}
+	}
+	return 0;
+}
+
+/* The chat template: the tools offered, if any; a role marker, the content
+ * and an end marker per message (a tool message's tool_call_id after its
+ * marker, an assistant's tool calls after its content), then the
+ * assistant's marker (add_generation_prompt, true by default). With
+ * continue_final_message (*CONTP) the last message, an assistant's, stays
+ * open: its marker and content, no end marker, no generation prompt; its
+ * text goes to OPEN (the text a continuation resumes from). */
+static int api_chat_prompt(struct json_object *o, struct sim_toks *t,
+			   struct buf *open, bool *contp, struct api_err *e)
+{
+	bool gen_prompt = true, cont = false;
+	if (api_bool(o, "add_generation_prompt", &gen_prompt, e) < 0 ||
+	    api_bool(o, "continue_final_message", &cont, e) < 0)
+		return -1;
+	*contp = cont;
+	if (gen_prompt && cont)
+		return api_fail(e, 400, "continue_final_message",
+				"Cannot set both `continue_final_message` and "
+				"`add_generation_prompt` to True.");
 	struct json_object *msgs = api_get(o, "messages");
 	if (!msgs)
 		return api_fail(e, 400, "messages", "'messages' is required");
@@ -255,6 +320,16 @@ static int api_chat_prompt(struct json_object *o, struct sim_toks *t,
 	if (n == 0)
 		return api_fail(e, 400, "messages", "'messages' must not be empty");
 	sim_toks_push(t, sim_tok_special("<|begin_of_text|>"));
+	struct json_object *tools = api_get(o, "tools");
+	if (tools && json_object_is_type(tools, json_type_array) &&
+	    json_object_array_length(tools) > 0) {
+		/* The functions offered, as a template puts them in the system
+		 * prompt (sim_tools_plan checks their shape). */
+		sim_toks_push(t, sim_tok_special("<|tools|>"));
+		const char *js = json_object_to_json_string_ext(tools, JSON_C_TO_STRING_PLAIN);
+		sim_tok_encode(js, strlen(js), t);
+		sim_toks_push(t, sim_tok_special("<|eot_id|>"));
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *m = json_object_array_get_idx(msgs, i);
 		if (!json_object_is_type(m, json_type_object))
@@ -265,18 +340,38 @@ static int api_chat_prompt(struct json_object *o, struct sim_toks *t,
 			return api_fail(e, 400, "messages",
 					"messages[%zu] needs a string 'role'", i);
 		const char *rs = json_object_get_string(role);
+		bool last_open = cont && i + 1 == n;
+		if (last_open && strcmp(rs, "assistant") != 0)
+			return api_fail(e, 400, "messages",
+					"continue_final_message needs the last message to be "
+					"the assistant's, not '%.32s'", rs);
 		sim_toks_push(t, sim_tok_special(rs));
+		if (strcmp(rs, "tool") == 0) {
+			struct json_object *id = api_get(m, "tool_call_id");
+			if (id && !json_object_is_type(id, json_type_string))
+				return api_fail(e, 400, "messages",
+						"messages[%zu].tool_call_id must be a string", i);
+			if (id)
+				sim_tok_encode(json_object_get_string(id),
+					       (size_t)json_object_get_string_len(id), t);
+		}
 		struct json_object *content = api_get(m, "content");
 		if (content) {
-			if (api_text_content(content, t, e) != 0)
+			if (api_text_content(content, t, last_open ? open : NULL, e) != 0)
 				return -1;
 		} else if (strcmp(rs, "assistant") != 0) {
 			return api_fail(e, 400, "messages",
 					"messages[%zu] needs a 'content'", i);
 		}
-		sim_toks_push(t, sim_tok_special("<|eot_id|>"));
+		struct json_object *calls = api_get(m, "tool_calls");
+		if (calls && strcmp(rs, "assistant") == 0 &&
+		    api_tool_calls(calls, i, t, e) != 0)
+			return -1;
+		if (!last_open)
+			sim_toks_push(t, sim_tok_special("<|eot_id|>"));
 	}
-	sim_toks_push(t, sim_tok_special("assistant"));
+	if (gen_prompt)
+		sim_toks_push(t, sim_tok_special("assistant"));
 	return 0;
 }
 
@@ -314,8 +409,10 @@ static int api_one_input(struct json_object *v, struct sim_toks *t,
 			"'%s' must be a string, an array of strings or token ids", param);
 }
 
+/* A completion's prompt; a string prompt's text also goes to OPEN (the
+ * text a continuation resumes from). */
 static int api_completion_prompt(struct json_object *o, struct sim_toks *t,
-				 struct api_err *e)
+				 struct buf *open, struct api_err *e)
 {
 	struct json_object *p = api_get(o, "prompt");
 	if (!p)
@@ -331,12 +428,17 @@ static int api_completion_prompt(struct json_object *o, struct sim_toks *t,
 		if (n > 1)
 			return api_fail(e, 400, "prompt",
 					"elastic-sim takes one prompt per request");
-		return api_one_input(first, t, "prompt", e);
-	}
-	if (!json_object_is_type(p, json_type_string))
+		p = first;
+	} else if (!json_object_is_type(p, json_type_string)) {
 		return api_fail(e, 400, "prompt",
 				"'prompt' must be a string, an array of strings or token ids");
-	return api_one_input(p, t, "prompt", e);
+	}
+	if (api_one_input(p, t, "prompt", e) != 0)
+		return -1;
+	if (json_object_is_type(p, json_type_string))
+		buf_append(open, json_object_get_string(p),
+			   (size_t)json_object_get_string_len(p));
+	return 0;
 }
 
 /* ---------------------------------------------------------------- planning */
@@ -348,6 +450,7 @@ static void sim_req_free(struct sim_req *r)
 	buf_free(&r->text);
 	free(r->ends);
 	free(r->stop_reason);
+	free(r->tool_name);
 	free(r->model);
 	buf_free(&r->out);
 	free(r);
@@ -359,9 +462,16 @@ static uint64_t sim_rand(struct sim *s)
 	return sim_mix64(s->rng);
 }
 
-/* Plans the output: NOUT tokens of text, cut at the first stop string. */
+/* Plans the output: NOUT tokens of text, cut at the first stop string; a
+ * chat with tools gets a tool call or an answer from a tool result instead
+ * (sim_tools.h; CONT: continue_final_message).
+ * With a seed, a prompt whose OPEN text (the open assistant message, or a
+ * completion's prompt) ends with the first K words generated for that seed
+ * is a continuation: generation resumes at word K, and the natural end
+ * stays at --output-len words counted from word 0 (see CONTINUATION in
+ * elastic-sim(1)). */
 static int api_plan(struct sim *s, struct sim_req *r, struct json_object *o,
-		    struct api_err *e)
+		    const struct buf *open, bool cont, struct api_err *e)
 {
 	const struct sim_config *c = &s->cfg;
 	size_t np = r->prompt.n;
@@ -438,41 +548,108 @@ static int api_plan(struct sim *s, struct sim_req *r, struct json_object *o,
 	}
 
 	int64_t limit = have_mt ? max_tokens : room;
-	int64_t nout = ignore_eos ? limit : (int64_t)c->output_len;
-	if (nout < min_tokens)
-		nout = min_tokens;
+	int64_t nout;
+	struct sim_tools_plan tp;
+	memset(&tp, 0, sizeof tp);
+	if (r->kind == KIND_CHAT && (api_get(o, "tools") || api_get(o, "tool_choice"))) {
+		/* The call id derives from the seed, or else from the prompt. */
+		uint64_t idseed = have_seed ? (uint64_t)seed
+					    : sim_hash64(r->prompt.ids, np * sizeof *r->prompt.ids, 7);
+		const char *param = NULL;
+		char terr[256];
+		if (sim_tools_plan(o, c->tool_rounds, idseed, cont, &tp, &param, terr,
+				   sizeof terr) != 0) {
+			sim_tools_plan_free(&tp);
+			return api_fail(e, 400, param, "%s", terr);
+		}
+	}
+	/* What the text is: a tool call's arguments (after a first token that
+	 * names the function), the rest of an answer from a tool result, or
+	 * the seed's words. */
+	size_t skip = 0; /* of the answer: the open text it continues */
+	if (tp.act == SIM_TOOLS_ANSWER && open->len > 0) {
+		size_t alen = strlen(tp.answer);
+		while (skip < open->len && skip < alen)
+			skip = sim_tok_next(tp.answer, alen, skip);
+		if (skip != open->len || memcmp(tp.answer, open->data, open->len) != 0)
+			tp.act = SIM_TOOLS_TEXT; /* continuing some other text */
+	}
+	if (tp.act == SIM_TOOLS_CALL && open->len > 0)
+		tp.act = SIM_TOOLS_TEXT;
+	if (tp.act == SIM_TOOLS_CALL || tp.act == SIM_TOOLS_ANSWER) {
+		const char *t = tp.act == SIM_TOOLS_CALL ? tp.arguments : tp.answer + skip;
+		size_t tl = strlen(t);
+		nout = tp.act == SIM_TOOLS_CALL ? 1 : 0;
+		for (size_t i = 0; i < tl; i = sim_tok_next(t, tl, i))
+			nout++;
+		if (nout == 0)
+			nout = 1; /* the whole answer was there: only the end */
+		buf_append(&r->text, t, tl);
+		if (tp.act == SIM_TOOLS_CALL) {
+			r->tool_name = tp.name;
+			tp.name = NULL;
+			snprintf(r->tool_id, sizeof r->tool_id, "%s", tp.id);
+		}
+	} else {
+		/* A continuation resumes at word K; max_tokens, min_tokens and
+		 * ignore_eos count from there, as an engine counts them from the
+		 * end of the prompt. */
+		uint32_t k = 0;
+		if (have_seed && open->len > 0)
+			k = sim_tok_resume((uint64_t)seed, open->data, open->len);
+		int64_t natural = (int64_t)c->output_len > (int64_t)k
+					  ? (int64_t)c->output_len - k : 1;
+		nout = ignore_eos ? limit : natural;
+		if (nout < min_tokens)
+			nout = min_tokens;
+		if (nout > limit)
+			nout = limit;
+		if (nout < 1)
+			nout = 1;
+		/* Without a seed the reply depends on the prompt as well as on
+		 * the engine's own sequence, so different questions get
+		 * different text. */
+		uint64_t tseed = have_seed ? (uint64_t)seed : sim_rand(s);
+		if (!have_seed)
+			for (size_t i = 0; i < np; i++)
+				tseed = sim_mix64(tseed ^ r->prompt.ids[i]);
+		buf_reserve(&r->text, (size_t)nout * 6);
+		for (int64_t i = 0; i < nout; i++) {
+			size_t wl;
+			const char *w = sim_tok_word(tseed, k + (uint32_t)i, &wl);
+			buf_append(&r->text, w, wl);
+		}
+	}
+	sim_tools_plan_free(&tp);
 	if (nout > limit)
 		nout = limit;
-	if (nout < 1)
-		nout = 1;
 	if (sim_kv_blocks_for(s->kv, np + (size_t)nout) > s->kv->nblocks)
 		return api_fail(e, 400, r->kind == KIND_CHAT ? "messages" : "prompt",
 				"the request needs %d KV-cache blocks but the cache has %d "
 				"(--num-gpu-blocks)", sim_kv_blocks_for(s->kv, np + (size_t)nout),
 				s->kv->nblocks);
 	r->seq.reason = nout == limit ? SIM_FINISH_LENGTH : SIM_FINISH_STOP;
-
-	/* Without a seed the reply depends on the prompt as well as on the
-	 * engine's own sequence, so different questions get different text. */
-	uint64_t tseed = have_seed ? (uint64_t)seed : sim_rand(s);
-	if (!have_seed)
-		for (size_t i = 0; i < np; i++)
-			tseed = sim_mix64(tseed ^ r->prompt.ids[i]);
+	/* Where each token ends in the text; a tool call's first token, its
+	 * name, has no text, and a max_tokens cut ends the text early. */
 	r->ends = malloc((size_t)nout * sizeof *r->ends);
 	if (!r->ends)
 		return api_fail(e, 500, NULL, "out of memory");
-	buf_reserve(&r->text, (size_t)nout * 6);
+	size_t pos = 0;
 	for (int64_t i = 0; i < nout; i++) {
-		size_t wl;
-		const char *w = sim_tok_word(tseed, (uint32_t)i, &wl);
-		buf_append(&r->text, w, wl);
-		r->ends[i] = (uint32_t)r->text.len;
+		if (pos < r->text.len && !(r->tool_name && i == 0))
+			pos = sim_tok_next(r->text.data, r->text.len, pos);
+		r->ends[i] = (uint32_t)pos;
 	}
+	r->text.len = pos;
+	if (r->text.data)
+		r->text.data[pos] = '\0';
+	else
+		buf_puts(&r->text, "");
 	/* The earliest stop string ends the output before it. */
 	size_t cut = r->text.len;
 	const char *which = NULL;
-	for (int i = 0; i < nstops; i++) {
-		const char *p = strstr(r->text.data, stops[i]);
+	for (int i = 0; i < nstops && !r->tool_name; i++) {
+		const char *p = memmem(r->text.data, r->text.len, stops[i], strlen(stops[i]));
 		if (p && (size_t)(p - r->text.data) < cut) {
 			cut = (size_t)(p - r->text.data);
 			which = stops[i];
@@ -520,6 +697,34 @@ static int api_plan(struct sim *s, struct sim_req *r, struct json_object *o,
 static const char *finish_name(enum sim_finish f)
 {
 	return f == SIM_FINISH_LENGTH ? "length" : f == SIM_FINISH_STOP ? "stop" : "abort";
+}
+
+/* The finish reason R's client sees: a tool call that ends as planned
+ * (the scheduler's "stop") is "tool_calls". */
+static const char *finish_shown(const struct sim_req *r, enum sim_finish f)
+{
+	return r->tool_name && f == SIM_FINISH_STOP ? "tool_calls" : finish_name(f);
+}
+
+/* The tool call of R: its id, type and function, with the arguments in
+ * r->text[FROM, TO); NAMED: with the id, type and name (the first chunk of
+ * a stream, or a whole call). */
+static void put_tool_call(struct sim_req *r, struct buf *b, bool named, uint32_t from,
+			  uint32_t to)
+{
+	buf_puts(b, "[{");
+	if (r->stream)
+		buf_puts(b, "\"index\":0,");
+	if (named) {
+		buf_printf(b, "\"id\":\"%s\",\"type\":\"function\",", r->tool_id);
+		buf_puts(b, "\"function\":{\"name\":");
+		buf_json_str(b, r->tool_name, strlen(r->tool_name));
+		buf_puts(b, ",\"arguments\":");
+	} else {
+		buf_puts(b, "\"function\":{\"arguments\":");
+	}
+	buf_json_str(b, r->text.data + from, to - from);
+	buf_puts(b, "}}]");
 }
 
 static void put_head(struct sim_req *r, struct buf *b, const char *object)
@@ -580,6 +785,22 @@ static void api_token(struct sim_seq *seq, uint32_t i, uint64_t now, void *arg)
 		}
 		buf_puts(b, "data: ");
 		put_head(r, b, "chat.completion.chunk");
+		if (r->tool_name) {
+			/* The name on the first token, the arguments after it;
+			 * the finish reason in a chunk of its own, as vLLM. */
+			buf_puts(b, ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":");
+			put_tool_call(r, b, i == 0, from, to);
+			buf_puts(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+			if (last) {
+				buf_puts(b, "data: ");
+				put_head(r, b, "chat.completion.chunk");
+				buf_printf(b, ",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,"
+					      "\"finish_reason\":\"%s\",\"stop_reason\":null}]}\n\n",
+					   finish_shown(r, seq->reason));
+			}
+			sse_send(r);
+			return;
+		}
 		buf_puts(b, ",\"choices\":[{\"index\":0,\"delta\":{\"content\":");
 		buf_json_str(b, r->text.data + from, to - from);
 		buf_puts(b, "},\"logprobs\":null,\"finish_reason\":");
@@ -647,17 +868,24 @@ static void api_finish(struct sim_seq *seq, enum sim_finish why, uint64_t now,
 			put_head(r, b, "chat.completion");
 			buf_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
 				    "\"content\":");
-			buf_json_str(b, r->text.data, r->text.len);
+			if (r->tool_name)
+				buf_puts(b, "null");
+			else
+				buf_json_str(b, r->text.data, r->text.len);
 			buf_puts(b, ",\"refusal\":null,\"annotations\":null,\"audio\":null,"
-				    "\"function_call\":null,\"tool_calls\":[],"
-				    "\"reasoning_content\":null},\"logprobs\":null,");
+				    "\"function_call\":null,\"tool_calls\":");
+			if (r->tool_name)
+				put_tool_call(r, b, true, 0, (uint32_t)r->text.len);
+			else
+				buf_puts(b, "[]");
+			buf_puts(b, ",\"reasoning_content\":null},\"logprobs\":null,");
 		} else {
 			put_head(r, b, "text_completion");
 			buf_puts(b, ",\"choices\":[{\"index\":0,\"text\":");
 			buf_json_str(b, r->text.data, r->text.len);
 			buf_puts(b, ",\"logprobs\":null,");
 		}
-		buf_printf(b, "\"finish_reason\":\"%s\",", finish_name(why));
+		buf_printf(b, "\"finish_reason\":\"%s\",", finish_shown(r, why));
 		put_stop_reason(r, b);
 		if (r->kind == KIND_COMPLETION)
 			buf_puts(b, ",\"prompt_logprobs\":null");
@@ -687,6 +915,7 @@ static void api_client_gone(struct httpd_req *req, void *arg)
 static void api_generate(struct sim *s, struct httpd_req *req, enum sim_kind kind)
 {
 	struct api_err e = {0};
+	struct buf open = BUF_INIT; /* the text a continuation resumes from */
 	size_t len;
 	const char *body = httpd_req_body(req, &len);
 	struct json_object *o = api_parse(s, body, len, &e);
@@ -723,12 +952,14 @@ static void api_generate(struct sim *s, struct httpd_req *req, enum sim_kind kin
 		if (api_bool(so, "continuous_usage_stats", &cont, &e) < 0)
 			goto fail;
 	}
-	if ((kind == KIND_CHAT ? api_chat_prompt(o, &r->prompt, &e)
-			       : api_completion_prompt(o, &r->prompt, &e)) != 0)
+	bool open_last = false; /* continue_final_message */
+	if ((kind == KIND_CHAT ? api_chat_prompt(o, &r->prompt, &open, &open_last, &e)
+			       : api_completion_prompt(o, &r->prompt, &open, &e)) != 0)
 		goto fail;
-	if (api_plan(s, r, o, &e) != 0)
+	if (api_plan(s, r, o, &open, open_last, &e) != 0)
 		goto fail;
 	json_object_put(o);
+	buf_free(&open);
 
 	uint64_t rid = sim_rand(s);
 	snprintf(r->id, sizeof r->id, "%s-%016llx%016llx",
@@ -743,6 +974,7 @@ static void api_generate(struct sim *s, struct httpd_req *req, enum sim_kind kin
 	return;
 fail:
 	json_object_put(o);
+	buf_free(&open);
 	api_reply_err(req, &e);
 	sim_req_free(r);
 	api_count_done(s);

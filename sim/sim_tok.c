@@ -100,34 +100,40 @@ static size_t sim_utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
-size_t sim_tok_encode(const char *text, size_t len, struct sim_toks *out)
+size_t sim_tok_next(const char *text, size_t len, size_t i)
 {
 	const unsigned char *p = (const unsigned char *)text;
+	unsigned char c = p[i];
+	if (sim_alnum(c) || (c == ' ' && i + 1 < len && sim_alnum(p[i + 1]))) {
+		if (c == ' ')
+			i++;
+		size_t k = 0;
+		while (i < len && k < 4 && sim_alnum(p[i])) {
+			i++;
+			k++;
+		}
+	} else if (c == ' ') {
+		size_t k = 0;
+		while (i < len && k < 4 && p[i] == ' ' &&
+		       !(i + 1 < len && sim_alnum(p[i + 1]) && k > 0)) {
+			i++;
+			k++;
+		}
+	} else if (c < 0x80) {
+		i++;
+	} else {
+		size_t u = sim_utf8_len(p + i, len - i);
+		i += u ? u : 1;
+	}
+	return i;
+}
+
+size_t sim_tok_encode(const char *text, size_t len, struct sim_toks *out)
+{
 	size_t i = 0, count = 0;
 	while (i < len) {
 		size_t s = i;
-		unsigned char c = p[i];
-		if (sim_alnum(c) || (c == ' ' && i + 1 < len && sim_alnum(p[i + 1]))) {
-			if (c == ' ')
-				i++;
-			size_t k = 0;
-			while (i < len && k < 4 && sim_alnum(p[i])) {
-				i++;
-				k++;
-			}
-		} else if (c == ' ') {
-			size_t k = 0;
-			while (i < len && k < 4 && p[i] == ' ' &&
-			       !(i + 1 < len && sim_alnum(p[i + 1]) && k > 0)) {
-				i++;
-				k++;
-			}
-		} else if (c < 0x80) {
-			i++;
-		} else {
-			size_t u = sim_utf8_len(p + i, len - i);
-			i += u ? u : 1;
-		}
+		i = sim_tok_next(text, len, i);
 		if (out)
 			sim_toks_push(out, sim_tok_id(text + s, i - s));
 		count++;
@@ -160,4 +166,30 @@ const char *sim_tok_word(uint64_t seed, uint32_t i, size_t *len)
 	}
 	*len = n;
 	return buf;
+}
+
+uint32_t sim_tok_resume(uint64_t seed, const char *text, size_t len)
+{
+	/* Word 0 is at least 2 bytes and every later one at least 3: a text of
+	 * LEN bytes ends with at most (LEN - 2) / 3 + 1 words. Each candidate
+	 * is compared from its last word backwards; almost all fail at once. */
+	if (len < 2)
+		return 0;
+	size_t kmax = (len - 2) / 3 + 1;
+	if (kmax > UINT32_MAX)
+		kmax = UINT32_MAX;
+	uint32_t best = 0;
+	for (size_t k = 1; k <= kmax; k++) {
+		size_t pos = len, wl;
+		uint32_t i = (uint32_t)k;
+		while (i-- > 0) {
+			const char *w = sim_tok_word(seed, i, &wl);
+			if (pos < wl || memcmp(text + pos - wl, w, wl) != 0)
+				break;
+			pos -= wl;
+		}
+		if (i == UINT32_MAX) /* all K words matched */
+			best = (uint32_t)k;
+	}
+	return best;
 }

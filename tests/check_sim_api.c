@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "../sim/sim.h"
+#include "../sim/sim_tok.h"
 #include "buf.h"
 #include "http_client.h"
 #include "httpd.h"
@@ -571,6 +572,626 @@ START_TEST(test_faults_and_disconnect)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- continuation */
+
+/* What a generation request gave back. */
+struct gen {
+	int status;
+	struct buf text;     /* the whole text */
+	char deltas[64][16]; /* streamed: each token's text */
+	int ndeltas;         /* streamed: token chunks */
+	char finish[16];     /* finish_reason */
+	char stop_reason[32]; /* stop_reason, or "" for null */
+	int64_t prompt;      /* usage.prompt_tokens */
+	int64_t completion;  /* usage.completion_tokens */
+};
+
+static void gen_free(struct gen *g)
+{
+	buf_free(&g->text);
+}
+
+static void gen_choice_end(struct gen *g, struct json_object *o)
+{
+	const char *f = jstr(o, "choices.0.finish_reason");
+	if (f)
+		snprintf(g->finish, sizeof g->finish, "%s", f);
+	const char *sr = jstr(o, "choices.0.stop_reason");
+	if (f)
+		snprintf(g->stop_reason, sizeof g->stop_reason, "%s", sr ? sr : "");
+}
+
+/* POSTs BODY (a JSON object, which it frees) to PATH and reads the answer,
+ * streamed (with include_usage) when STREAM. */
+static void gen_run(int port, bool chat, struct json_object *body, bool stream,
+		    struct gen *g)
+{
+	memset(g, 0, sizeof *g);
+	if (stream) {
+		json_object_object_add(body, "stream", json_object_new_boolean(1));
+		struct json_object *so = json_object_new_object();
+		json_object_object_add(so, "include_usage", json_object_new_boolean(1));
+		json_object_object_add(body, "stream_options", so);
+	}
+	struct buf b = BUF_INIT;
+	g->status = tc_request(port, "POST", chat ? "/v1/chat/completions" : "/v1/completions",
+			       json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN), &b);
+	json_object_put(body);
+	ck_assert_ptr_nonnull(b.data);
+	buf_puts(&g->text, "");
+	if (!stream || g->status != 200) {
+		struct json_object *o = json_tokener_parse(b.data);
+		ck_assert_msg(o, "not JSON: %s", b.data);
+		if (g->status == 200) {
+			buf_puts(&g->text, jstr(o, chat ? "choices.0.message.content"
+							: "choices.0.text"));
+			gen_choice_end(g, o);
+			g->prompt = jint(o, "usage.prompt_tokens");
+			g->completion = jint(o, "usage.completion_tokens");
+		}
+		json_object_put(o);
+		buf_free(&b);
+		return;
+	}
+	bool done = false, role = false;
+	for (const char *p = b.data; (p = strstr(p, "data: "));) {
+		p += 6;
+		const char *e = strstr(p, "\n\n");
+		ck_assert_ptr_nonnull(e);
+		ck_assert(!done);
+		if (strncmp(p, "[DONE]", 6) == 0) {
+			done = true;
+			p = e;
+			continue;
+		}
+		char *js = strndup(p, (size_t)(e - p));
+		struct json_object *o = json_tokener_parse(js);
+		ck_assert_msg(o, "bad chunk %s", js);
+		if (json_object_array_length(jget(o, "choices")) == 0) {
+			g->prompt = jint(o, "usage.prompt_tokens");
+			g->completion = jint(o, "usage.completion_tokens");
+		} else if (chat && jstr(o, "choices.0.delta.role")) {
+			ck_assert(!role && g->ndeltas == 0);
+			ck_assert_str_eq(jstr(o, "choices.0.delta.content"), "");
+			role = true;
+		} else {
+			const char *t = jstr(o, chat ? "choices.0.delta.content" : "choices.0.text");
+			ck_assert_ptr_nonnull(t);
+			ck_assert_int_lt(g->ndeltas, 64);
+			snprintf(g->deltas[g->ndeltas++], sizeof g->deltas[0], "%s", t);
+			buf_puts(&g->text, t);
+			gen_choice_end(g, o);
+		}
+		json_object_put(o);
+		free(js);
+		p = e;
+	}
+	ck_assert(done);
+	ck_assert(role || !chat);
+	buf_free(&b);
+}
+
+/* A request's fields besides its prompt. */
+struct cont_case {
+	int64_t max_tokens; /* 0: none */
+	int64_t min_tokens; /* 0: none */
+	bool ignore_eos;
+	int stop_at;        /* > 0: a stop string inside word STOP_AT */
+	int stop_kind;      /* 0: the word, 1: across two words, 2: a space and a letter */
+};
+
+/* The request for CS with SEED, continued at K words of PREFIX (NULL: the
+ * original request). */
+static struct json_object *cont_body(bool chat, const struct cont_case *cs, int64_t seed,
+				     const char *stop, int k, const char *prefix)
+{
+	struct json_object *b = json_object_new_object();
+	if (chat) {
+		struct json_object *msgs = json_object_new_array();
+		struct json_object *m = json_object_new_object();
+		json_object_object_add(m, "role", json_object_new_string("system"));
+		json_object_object_add(m, "content", json_object_new_string("Be brief."));
+		json_object_array_add(msgs, m);
+		m = json_object_new_object();
+		json_object_object_add(m, "role", json_object_new_string("user"));
+		json_object_object_add(m, "content", json_object_new_string("Tell me a story"));
+		json_object_array_add(msgs, m);
+		if (prefix) {
+			m = json_object_new_object();
+			json_object_object_add(m, "role", json_object_new_string("assistant"));
+			json_object_object_add(m, "content", json_object_new_string(prefix));
+			json_object_array_add(msgs, m);
+			json_object_object_add(b, "continue_final_message",
+					       json_object_new_boolean(1));
+			json_object_object_add(b, "add_generation_prompt",
+					       json_object_new_boolean(0));
+		}
+		json_object_object_add(b, "messages", msgs);
+	} else {
+		char p[1024];
+		snprintf(p, sizeof p, "Once upon a time.%s", prefix ? prefix : "");
+		json_object_object_add(b, "prompt", json_object_new_string(p));
+	}
+	json_object_object_add(b, "seed", json_object_new_int64(seed));
+	if (cs->max_tokens)
+		json_object_object_add(b, "max_tokens", json_object_new_int64(cs->max_tokens - k));
+	if (cs->min_tokens)
+		json_object_object_add(b, "min_tokens",
+				       json_object_new_int64(cs->min_tokens > k ? cs->min_tokens - k : 0));
+	if (cs->ignore_eos)
+		json_object_object_add(b, "ignore_eos", json_object_new_boolean(1));
+	if (stop) {
+		struct json_object *st = json_object_new_array();
+		json_object_array_add(st, json_object_new_string("zzzz"));
+		json_object_array_add(st, json_object_new_string(stop));
+		json_object_object_add(b, "stop", st);
+	}
+	return b;
+}
+
+/* A migrated generation, resent at every token it may have been cut at,
+ * gives the uninterrupted text, finish reason and token counts. */
+START_TEST(test_continuation)
+{
+	struct sim_config cfg;
+	base_cfg(&cfg);
+	cfg.output_len = 12;
+	int port;
+	pid_t pid = sim_start(&cfg, &port);
+	static const struct cont_case cases[] = {
+		{0, 0, false, 0, 0},  /* natural end: --output-len, "stop" */
+		{5, 0, false, 0, 0},  /* max_tokens: "length" */
+		{20, 0, false, 0, 0}, /* max_tokens above the natural end */
+		{0, 15, false, 0, 0}, /* min_tokens past the natural end */
+		{9, 0, true, 0, 0},   /* ignore_eos */
+		{0, 0, false, 6, 0},  /* stop strings */
+		{0, 0, false, 4, 1},
+		{10, 0, false, 7, 2},
+		{0, 0, false, 1, 0},
+	};
+	static const int64_t seeds[] = {1, 7, 42, -3, 123456789};
+	int runs = 0;
+	for (size_t si = 0; si < sizeof seeds / sizeof *seeds; si++) {
+		for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+			const struct cont_case *cs = &cases[ci];
+			int64_t seed = seeds[si];
+			char stop[32] = "";
+			if (cs->stop_at) {
+				size_t l1, l2;
+				char w1[16];
+				snprintf(w1, sizeof w1, "%s",
+					 sim_tok_word((uint64_t)seed, (uint32_t)cs->stop_at - 1, &l1));
+				const char *w2 = sim_tok_word((uint64_t)seed, (uint32_t)cs->stop_at, &l2);
+				if (cs->stop_kind == 0)
+					snprintf(stop, sizeof stop, "%s", w2 + 1);
+				else if (cs->stop_kind == 1)
+					snprintf(stop, sizeof stop, "%s%.2s", w1 + l1 - 1, w2);
+				else
+					snprintf(stop, sizeof stop, "%.2s", w2);
+			}
+			for (int chat = 0; chat < 2; chat++) {
+				struct gen o, os;
+				gen_run(port, chat, cont_body(chat, cs, seed, *stop ? stop : NULL, 0,
+							       NULL), false, &o);
+				gen_run(port, chat, cont_body(chat, cs, seed, *stop ? stop : NULL, 0,
+							       NULL), true, &os);
+				ck_assert_int_eq(o.status, 200);
+				ck_assert_str_eq(o.text.data, os.text.data);
+				ck_assert_str_eq(o.finish, os.finish);
+				ck_assert_int_eq(o.prompt, os.prompt);
+				ck_assert_int_eq(o.completion, os.completion);
+				int n = (int)o.completion;
+				ck_assert_int_eq(os.ndeltas, n);
+				/* The case does what it says. */
+				if (cs->stop_at) {
+					ck_assert_str_eq(o.finish, "stop");
+					ck_assert_str_eq(o.stop_reason, stop);
+					ck_assert_ptr_null(strstr(o.text.data, stop));
+				} else {
+					ck_assert_str_eq(o.stop_reason, "");
+					int64_t want = cs->ignore_eos ? cs->max_tokens
+						       : cs->min_tokens > 12 ? cs->min_tokens : 12;
+					if (cs->max_tokens && cs->max_tokens < want)
+						want = cs->max_tokens;
+					ck_assert_int_eq(n, want);
+					ck_assert_str_eq(o.finish, n == cs->max_tokens ? "length" : "stop");
+				}
+				/* Cut after K tokens: the proxy has their text (the last
+				   token's chunk carries the finish reason). */
+				for (int k = 0; k < n; k++) {
+					char prefix[1024] = "";
+					for (int i = 0; i < k; i++)
+						strcat(prefix, os.deltas[i]);
+					for (int stream = 0; stream < 2; stream++) {
+						struct gen c;
+						gen_run(port, chat, cont_body(chat, cs, seed,
+									      *stop ? stop : NULL, k,
+									      prefix), stream, &c);
+						ck_assert_msg(c.status == 200, "seed %lld case %zu k %d: %d",
+							      (long long)seed, ci, k, c.status);
+						char whole[2048];
+						snprintf(whole, sizeof whole, "%s%s", prefix, c.text.data);
+						ck_assert_msg(strcmp(whole, o.text.data) == 0,
+							      "seed %lld case %zu chat %d k %d stream %d:\n"
+							      "  %s\n  %s", (long long)seed, ci, chat, k,
+							      stream, whole, o.text.data);
+						ck_assert_str_eq(c.finish, o.finish);
+						ck_assert_str_eq(c.stop_reason, o.stop_reason);
+						ck_assert_int_eq(c.prompt, o.prompt + k);
+						ck_assert_int_eq(o.completion, k + c.completion);
+						if (stream)
+							ck_assert_int_eq(c.ndeltas, c.completion);
+						gen_free(&c);
+						runs++;
+					}
+				}
+				/* Past the natural end a continuation still generates a
+				   token: the next word. */
+				if (!cs->max_tokens && !cs->stop_at && !cs->min_tokens) {
+					struct gen c;
+					gen_run(port, chat, cont_body(chat, cs, seed, NULL, n, o.text.data),
+						false, &c);
+					size_t wl;
+					ck_assert_str_eq(c.text.data,
+							 sim_tok_word((uint64_t)seed, (uint32_t)n, &wl));
+					ck_assert_int_eq(c.completion, 1);
+					ck_assert_str_eq(c.finish, "stop");
+					gen_free(&c);
+				}
+				gen_free(&o);
+				gen_free(&os);
+			}
+		}
+	}
+	ck_assert_int_gt(runs, 1000);
+
+	/* Without a seed nothing is continued: the reply has its usual length. */
+	struct json_object *r;
+	char body[512];
+	snprintf(body, sizeof body, "{\"prompt\":\"x.%s\"}",
+		 sim_tok_word(0, 0, &(size_t){0}));
+	ck_assert_int_eq(post(port, "/v1/completions", body, &r), 200);
+	ck_assert_int_eq(jint(r, "usage.completion_tokens"), 12);
+	json_object_put(r);
+	/* add_generation_prompt false: no assistant marker. */
+	const char *m = "\"messages\":[{\"role\":\"user\",\"content\":\"Hi there\"}]";
+	snprintf(body, sizeof body, "{%s,\"max_tokens\":1}", m);
+	ck_assert_int_eq(post(port, "/v1/chat/completions", body, &r), 200);
+	int64_t with = jint(r, "usage.prompt_tokens");
+	json_object_put(r);
+	snprintf(body, sizeof body, "{%s,\"max_tokens\":1,\"add_generation_prompt\":false}", m);
+	ck_assert_int_eq(post(port, "/v1/chat/completions", body, &r), 200);
+	ck_assert_int_eq(jint(r, "usage.prompt_tokens"), with - 1);
+	json_object_put(r);
+
+	const char *C = "/v1/chat/completions";
+	const char *asst = "\"messages\":[{\"role\":\"user\",\"content\":\"x\"},"
+			   "{\"role\":\"assistant\",\"content\":\"The\"}]";
+	snprintf(body, sizeof body, "{%s,\"continue_final_message\":true}", asst);
+	expect_error(port, C, body, 400, "continue_final_message");
+	snprintf(body, sizeof body, "{%s,\"continue_final_message\":true,"
+				    "\"add_generation_prompt\":true}", asst);
+	expect_error(port, C, body, 400, "continue_final_message");
+	snprintf(body, sizeof body, "{%s,\"continue_final_message\":true,"
+				    "\"add_generation_prompt\":false}", m);
+	expect_error(port, C, body, 400, "messages");
+	snprintf(body, sizeof body, "{%s,\"continue_final_message\":1,"
+				    "\"add_generation_prompt\":false}", asst);
+	expect_error(port, C, body, 400, "continue_final_message");
+	snprintf(body, sizeof body, "{%s,\"add_generation_prompt\":\"no\"}", asst);
+	expect_error(port, C, body, 400, "add_generation_prompt");
+	sim_stop(pid);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- tool calls */
+
+#define TOOLS "\"tools\":[" \
+	"{\"type\":\"function\",\"function\":{\"name\":\"web_search\",\"description\":\"Search\"," \
+	"\"parameters\":{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"}," \
+	"\"top_k\":{\"type\":\"integer\",\"minimum\":3}},\"required\":[\"query\",\"top_k\"]}}}," \
+	"{\"type\":\"function\",\"function\":{\"name\":\"open_url\",\"parameters\":{\"type\":" \
+	"\"object\",\"properties\":{\"url\":{\"type\":\"string\"}},\"required\":[\"url\"]}}}]"
+
+/* One streamed chat answer, checked chunk by chunk: a role chunk, then
+ * either content deltas or a tool call (a chunk with its id, type, name and
+ * empty arguments, argument pieces, a final chunk with the finish reason),
+ * then the usage and [DONE]. */
+struct tstream {
+	struct buf content;   /* the content deltas */
+	struct buf args;      /* the argument pieces */
+	char id[64], name[64]; /* the call's */
+	char finish[16];
+	int pieces;           /* chunks with argument pieces */
+	int64_t completion;   /* usage */
+};
+
+static void tstream_run(int port, const char *body, struct tstream *t)
+{
+	memset(t, 0, sizeof *t);
+	buf_puts(&t->content, "");
+	buf_puts(&t->args, "");
+	struct buf b = BUF_INIT;
+	ck_assert_int_eq(tc_request(port, "POST", "/v1/chat/completions", body, &b), 200);
+	int n = 0;
+	bool named = false, done = false, usage = false;
+	for (const char *p = b.data; (p = strstr(p, "data: "));) {
+		p += 6;
+		const char *e = strstr(p, "\n\n");
+		ck_assert_ptr_nonnull(e);
+		if (strncmp(p, "[DONE]", 6) == 0) {
+			done = true;
+			break;
+		}
+		ck_assert(!usage);
+		char *js = strndup(p, (size_t)(e - p));
+		struct json_object *o = json_tokener_parse(js);
+		ck_assert_msg(o, "bad chunk %s", js);
+		ck_assert_str_eq(jstr(o, "object"), "chat.completion.chunk");
+		if (json_object_array_length(jget(o, "choices")) == 0) {
+			t->completion = jint(o, "usage.completion_tokens");
+			usage = true;
+		} else if (n++ == 0) {
+			ck_assert_str_eq(jstr(o, "choices.0.delta.role"), "assistant");
+		} else {
+			ck_assert(!t->finish[0]);
+			struct json_object *tc = jget(o, "choices.0.delta.tool_calls");
+			const char *f = jstr(o, "choices.0.finish_reason");
+			if (f)
+				snprintf(t->finish, sizeof t->finish, "%s", f);
+			if (tc) {
+				ck_assert_uint_eq(json_object_array_length(tc), 1);
+				ck_assert_int_eq(jint(o, "choices.0.delta.tool_calls.0.index"), 0);
+				const char *id = jstr(o, "choices.0.delta.tool_calls.0.id");
+				if (!named) {
+					/* The first: id, type, name, no arguments yet. */
+					ck_assert_ptr_nonnull(id);
+					snprintf(t->id, sizeof t->id, "%s", id);
+					ck_assert_str_eq(jstr(o, "choices.0.delta.tool_calls.0.type"),
+							 "function");
+					snprintf(t->name, sizeof t->name, "%s",
+						 jstr(o, "choices.0.delta.tool_calls.0.function.name"));
+					ck_assert_str_eq(jstr(o, "choices.0.delta.tool_calls.0.function."
+								 "arguments"), "");
+					named = true;
+				} else {
+					ck_assert_ptr_null(id);
+					ck_assert_ptr_null(jget(o, "choices.0.delta.tool_calls.0.function.name"));
+					const char *a = jstr(o, "choices.0.delta.tool_calls.0.function.arguments");
+					ck_assert(a && *a);
+					buf_puts(&t->args, a);
+					t->pieces++;
+				}
+				ck_assert_ptr_null(f);
+			} else if (t->finish[0] && named) {
+				ck_assert_uint_eq(json_object_object_length(jget(o, "choices.0.delta")), 0);
+			} else {
+				ck_assert(!named);
+				buf_puts(&t->content, jstr(o, "choices.0.delta.content"));
+			}
+		}
+		json_object_put(o);
+		free(js);
+		p = e + 2;
+	}
+	ck_assert(done && usage);
+	buf_free(&b);
+}
+
+static void tstream_free(struct tstream *t)
+{
+	buf_free(&t->content);
+	buf_free(&t->args);
+}
+
+/* POSTs a chat with MSGS (the messages' JSON) and EXTRA fields, streamed
+ * and not; checks that both agree and returns the non-streamed answer. */
+static struct json_object *tool_chat(int port, const char *msgs, const char *extra,
+				     struct tstream *t)
+{
+	char body[8192];
+	struct json_object *o;
+	snprintf(body, sizeof body, "{\"messages\":[%s]%s%s}", msgs, *extra ? "," : "", extra);
+	ck_assert_msg(post(port, "/v1/chat/completions", body, &o) == 200, "%s", body);
+	snprintf(body, sizeof body, "{\"messages\":[%s]%s%s,\"stream\":true,"
+		 "\"stream_options\":{\"include_usage\":true}}", msgs, *extra ? "," : "", extra);
+	tstream_run(port, body, t);
+	ck_assert_str_eq(t->finish, jstr(o, "choices.0.finish_reason"));
+	ck_assert_int_eq(t->completion, jint(o, "usage.completion_tokens"));
+	struct json_object *calls = jget(o, "choices.0.message.tool_calls");
+	ck_assert(calls && json_object_is_type(calls, json_type_array));
+	if (json_object_array_length(calls) > 0) {
+		ck_assert_ptr_null(jget(o, "choices.0.message.content"));
+		ck_assert_uint_eq(json_object_array_length(calls), 1);
+		ck_assert_str_eq(jstr(o, "choices.0.message.tool_calls.0.id"), t->id);
+		ck_assert_str_eq(jstr(o, "choices.0.message.tool_calls.0.type"), "function");
+		ck_assert_str_eq(jstr(o, "choices.0.message.tool_calls.0.function.name"), t->name);
+		const char *a = jstr(o, "choices.0.message.tool_calls.0.function.arguments");
+		ck_assert_str_eq(a, t->args.data);
+		/* The name is a token, and each argument piece one more. */
+		ck_assert_int_eq(t->completion, 1 + t->pieces);
+		ck_assert_int_eq(t->pieces, (int)sim_tok_encode(a, strlen(a), NULL));
+	} else {
+		ck_assert_str_eq(jstr(o, "choices.0.message.content"), t->content.data);
+		ck_assert_uint_eq(t->id[0], 0);
+	}
+	return o;
+}
+
+/* The call's arguments, parsed (they must be JSON). */
+static struct json_object *tool_args(struct json_object *o)
+{
+	const char *a = jstr(o, "choices.0.message.tool_calls.0.function.arguments");
+	ck_assert_ptr_nonnull(a);
+	struct json_object *args = json_tokener_parse(a);
+	ck_assert_msg(args && json_object_is_type(args, json_type_object), "arguments %s", a);
+	return args;
+}
+
+START_TEST(test_tool_calls)
+{
+	struct sim_config cfg;
+	base_cfg(&cfg);
+	cfg.output_len = 9;
+	cfg.timing.time_scale = 0.01; /* real timers, short */
+	int port;
+	pid_t pid = sim_start(&cfg, &port);
+	struct tstream t;
+	struct buf msgs = BUF_INIT;
+	const char *user = "{\"role\":\"system\",\"content\":\"Research.\"},"
+			   "{\"role\":\"user\",\"content\":\"Who wrote Dune?\"}";
+
+	/* Round 1: search with the question. */
+	buf_puts(&msgs, user);
+	struct json_object *o1 = tool_chat(port, msgs.data, TOOLS ",\"seed\":4", &t);
+	ck_assert_str_eq(jstr(o1, "choices.0.finish_reason"), "tool_calls");
+	ck_assert_str_eq(t.name, "web_search");
+	ck_assert_uint_eq(strlen(t.id), 29);
+	ck_assert_uint_eq(strspn(t.id + 5, "0123456789abcdef"), 24);
+	struct json_object *a = tool_args(o1);
+	ck_assert_str_eq(jstr(a, "query"), "Who wrote Dune?");
+	ck_assert_int_eq(jint(a, "top_k"), 3);
+	json_object_put(a);
+	char id1[64];
+	snprintf(id1, sizeof id1, "%s", t.id);
+	tstream_free(&t);
+
+	/* Round 2: the result names a page; open it. The conversation so far
+	   is a cached prefix. */
+	buf_printf(&msgs, ",{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"%s\","
+			  "\"type\":\"function\",\"function\":{\"name\":\"web_search\",\"arguments\":"
+			  "%s}}]},{\"role\":\"tool\",\"tool_call_id\":\"%s\",\"content\":"
+			  "\"1. Dune (novel) - https://en.wikipedia.org/wiki/Dune_(novel).\\n"
+			  "2. https://example.org/\"}", id1,
+		   json_object_to_json_string(jget(o1, "choices.0.message.tool_calls.0.function.arguments")),
+		   id1);
+	struct json_object *o2 = tool_chat(port, msgs.data, TOOLS ",\"seed\":4", &t);
+	ck_assert_str_eq(jstr(o2, "choices.0.finish_reason"), "tool_calls");
+	ck_assert_str_eq(t.name, "open_url");
+	ck_assert_str_ne(t.id, id1);
+	a = tool_args(o2);
+	ck_assert_str_eq(jstr(a, "url"), "https://en.wikipedia.org/wiki/Dune_(novel)");
+	json_object_put(a);
+	ck_assert_int_gt(jint(o2, "usage.prompt_tokens"), jint(o1, "usage.prompt_tokens"));
+	ck_assert_int_ge(jint(o2, "usage.prompt_tokens_details.cached_tokens"),
+			 jint(o1, "usage.prompt_tokens") / 16 * 16);
+	char id2[64];
+	snprintf(id2, sizeof id2, "%s", t.id);
+	tstream_free(&t);
+
+	/* Round 3: the answer, with the last result's text in it. */
+	buf_printf(&msgs, ",{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"%s\",\"type\":\"function\","
+			  "\"function\":{\"name\":\"open_url\",\"arguments\":\"{}\"}}]},"
+			  "{\"role\":\"tool\",\"tool_call_id\":\"%s\",\"content\":\"Dune is a 1965\\n\\n"
+			  "  novel by Frank Herbert.\"}", id2, id2);
+	struct json_object *o3 = tool_chat(port, msgs.data, TOOLS ",\"seed\":4", &t);
+	ck_assert_str_eq(jstr(o3, "choices.0.finish_reason"), "stop");
+	ck_assert_str_eq(jstr(o3, "choices.0.message.content"),
+			 "Answer: Dune is a 1965 novel by Frank Herbert.");
+	ck_assert_uint_eq(json_object_array_length(jget(o3, "choices.0.message.tool_calls")), 0);
+	ck_assert_int_eq(jint(o3, "usage.completion_tokens"),
+			 (int64_t)sim_tok_encode(t.content.data, t.content.len, NULL));
+	tstream_free(&t);
+
+	/* A cut answer, continued from its text so far, is completed. */
+	struct json_object *o;
+	char body[8192];
+	snprintf(body, sizeof body, "{\"messages\":[%s,{\"role\":\"assistant\",\"content\":"
+		 "\"Answer: Dune is a\"}]," TOOLS ",\"seed\":4,\"continue_final_message\":true,"
+		 "\"add_generation_prompt\":false}", msgs.data);
+	ck_assert_int_eq(post(port, "/v1/chat/completions", body, &o), 200);
+	ck_assert_str_eq(jstr(o, "choices.0.message.content"), " 1965 novel by Frank Herbert.");
+	int64_t k = (int64_t)sim_tok_encode("Answer: Dune is a", 17, NULL);
+	ck_assert_int_eq(k, 6);
+	ck_assert_int_eq(jint(o, "usage.completion_tokens") + k, jint(o3, "usage.completion_tokens"));
+	ck_assert_int_eq(jint(o, "usage.prompt_tokens"), jint(o3, "usage.prompt_tokens") + k);
+	json_object_put(o);
+
+	/* Forced: "required" calls a tool where it would answer; a named
+	   function is the one called. */
+	o = tool_chat(port, msgs.data, TOOLS ",\"seed\":4,\"tool_choice\":\"required\"", &t);
+	ck_assert_str_eq(t.name, "web_search");
+	ck_assert_str_eq(jstr(o, "choices.0.finish_reason"), "tool_calls");
+	json_object_put(o);
+	tstream_free(&t);
+	o = tool_chat(port, user, TOOLS ",\"tool_choice\":{\"type\":\"function\",\"function\":"
+				  "{\"name\":\"open_url\"}}", &t);
+	ck_assert_str_eq(t.name, "open_url");
+	a = tool_args(o);
+	ck_assert_str_eq(jstr(a, "url"), "Who wrote Dune?");
+	json_object_put(a);
+	json_object_put(o);
+	tstream_free(&t);
+	/* "none": text as without tools. */
+	o = tool_chat(port, user, TOOLS ",\"tool_choice\":\"none\",\"seed\":1", &t);
+	ck_assert_str_eq(jstr(o, "choices.0.finish_reason"), "stop");
+	ck_assert_int_eq(jint(o, "usage.completion_tokens"), 9);
+	json_object_put(o);
+	tstream_free(&t);
+	/* max_tokens cuts a call: finish "length". */
+	o = tool_chat(port, user, TOOLS ",\"max_tokens\":4", &t);
+	ck_assert_str_eq(jstr(o, "choices.0.finish_reason"), "length");
+	ck_assert_int_eq(jint(o, "usage.completion_tokens"), 4);
+	ck_assert_str_eq(jstr(o, "choices.0.message.tool_calls.0.function.arguments"), "{\"quer");
+	json_object_put(o);
+	tstream_free(&t);
+	/* The same request, the same call id (from the prompt without a seed). */
+	o = tool_chat(port, user, TOOLS, &t);
+	tstream_free(&t);
+	struct json_object *again = tool_chat(port, user, TOOLS, &t);
+	ck_assert_str_eq(jstr(o, "choices.0.message.tool_calls.0.id"),
+			 jstr(again, "choices.0.message.tool_calls.0.id"));
+	json_object_put(o);
+	json_object_put(again);
+	tstream_free(&t);
+
+	/* Bad requests. */
+	const char *C = "/v1/chat/completions";
+	snprintf(body, sizeof body, "{\"messages\":[%s],\"tools\":[{\"type\":\"function\"}]}", user);
+	expect_error(port, C, body, 400, "tools");
+	snprintf(body, sizeof body, "{\"messages\":[%s],\"tools\":\"web_search\"}", user);
+	expect_error(port, C, body, 400, "tools");
+	snprintf(body, sizeof body, "{\"messages\":[%s]," TOOLS ",\"tool_choice\":\"any\"}", user);
+	expect_error(port, C, body, 400, "tool_choice");
+	snprintf(body, sizeof body, "{\"messages\":[%s],\"tool_choice\":\"required\"}", user);
+	expect_error(port, C, body, 400, "tool_choice");
+	snprintf(body, sizeof body, "{\"messages\":[%s,{\"role\":\"tool\",\"tool_call_id\":\"x\"}]"
+				    "," TOOLS "}", user);
+	expect_error(port, C, body, 400, "messages");
+	snprintf(body, sizeof body, "{\"messages\":[%s,{\"role\":\"tool\",\"tool_call_id\":5,"
+				    "\"content\":\"x\"}]}", user);
+	expect_error(port, C, body, 400, "messages");
+	snprintf(body, sizeof body, "{\"messages\":[%s,{\"role\":\"assistant\",\"tool_calls\":"
+				    "[{\"function\":{\"arguments\":\"{}\"}}]}]}", user);
+	expect_error(port, C, body, 400, "messages");
+	snprintf(body, sizeof body, "{\"messages\":[%s,{\"role\":\"assistant\",\"tool_calls\":{}}]}",
+		 user);
+	expect_error(port, C, body, 400, "messages");
+	json_object_put(o1);
+	json_object_put(o2);
+	json_object_put(o3);
+	buf_free(&msgs);
+	sim_stop(pid);
+
+	/* --tool-rounds 0: answer at once; words when there is no result. */
+	base_cfg(&cfg);
+	cfg.output_len = 9;
+	cfg.tool_rounds = 0;
+	pid = sim_start(&cfg, &port);
+	o = tool_chat(port, user, TOOLS ",\"seed\":2", &t);
+	ck_assert_str_eq(jstr(o, "choices.0.finish_reason"), "stop");
+	ck_assert_int_eq(jint(o, "usage.completion_tokens"), 9);
+	json_object_put(o);
+	tstream_free(&t);
+	snprintf(body, sizeof body, "%s,{\"role\":\"tool\",\"content\":\"42\"}", user);
+	o = tool_chat(port, body, TOOLS, &t);
+	ck_assert_str_eq(jstr(o, "choices.0.message.content"), "Answer: 42");
+	json_object_put(o);
+	tstream_free(&t);
+	sim_stop(pid);
+}
+END_TEST
+
 Suite *suite_sim_api(void)
 {
 	Suite *s = suite_create("sim_api");
@@ -583,6 +1204,11 @@ Suite *suite_sim_api(void)
 	tcase_add_test(tc, test_embeddings);
 	tcase_add_test(tc, test_metrics_and_prefix_cache);
 	tcase_add_test(tc, test_faults_and_disconnect);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("continuation");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_continuation);
+	tcase_add_test(tc, test_tool_calls);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -79,6 +79,53 @@ START_TEST(test_words)
 }
 END_TEST
 
+START_TEST(test_resume)
+{
+	static const uint64_t seeds[] = {0, 1, 7, 42, 0xdeadbeefULL};
+	char text[4096], head[64];
+	size_t len;
+	for (size_t si = 0; si < sizeof seeds / sizeof *seeds; si++) {
+		uint64_t seed = seeds[si];
+		size_t n = 0;
+		text[0] = '\0';
+		for (uint32_t k = 0; k <= 200; k++) {
+			/* The first K words are K tokens, and a text ending with
+			   them resumes at K, whatever comes before. */
+			ck_assert_uint_eq(sim_tok_encode(text, n, NULL), k);
+			ck_assert_uint_eq(sim_tok_resume(seed, text, n), k);
+			snprintf(head, sizeof head, "Question: why?\n%s", k ? "" : "x");
+			char both[4200];
+			int bl = snprintf(both, sizeof both, "%s%s", head, text);
+			ck_assert_uint_eq(sim_tok_resume(seed, both, (size_t)bl), k);
+			/* Anything after them: not a continuation of them. */
+			bl = snprintf(both, sizeof both, "%s zzz", text);
+			ck_assert_uint_eq(sim_tok_resume(seed, both, (size_t)bl), 0);
+			bl = snprintf(both, sizeof both, "%s.", text);
+			ck_assert_uint_eq(sim_tok_resume(seed, both, (size_t)bl), 0);
+			const char *w = sim_tok_word(seed, k, &len);
+			memcpy(text + n, w, len);
+			n += len;
+			text[n] = '\0';
+		}
+		/* A word missing in the middle: only a shorter run counts. */
+		size_t l0, l1;
+		char w0[16];
+		snprintf(w0, sizeof w0, "%s", sim_tok_word(seed, 0, &l0));
+		const char *w1 = sim_tok_word(seed, 1, &l1);
+		int bl = snprintf(text, sizeof text, "%s%s", w0, w1);
+		ck_assert_uint_eq(sim_tok_resume(seed, text, (size_t)bl), 2);
+		bl = snprintf(text, sizeof text, "%s%s", w0, sim_tok_word(seed, 2, &len));
+		ck_assert_uint_lt(sim_tok_resume(seed, text, (size_t)bl), 2);
+		/* Lower case: not word 0. */
+		text[0] = (char)(w0[0] - 'A' + 'a');
+		memcpy(text + 1, w0 + 1, l0);
+		ck_assert_uint_eq(sim_tok_resume(seed, text, l0), 0);
+	}
+	ck_assert_uint_eq(sim_tok_resume(1, "", 0), 0);
+	ck_assert_uint_eq(sim_tok_resume(1, "T", 1), 0);
+}
+END_TEST
+
 Suite *suite_sim_tok(void)
 {
 	Suite *s = suite_create("sim_tok");
@@ -86,6 +133,7 @@ Suite *suite_sim_tok(void)
 	tcase_add_test(tc, test_counts);
 	tcase_add_test(tc, test_ids_stable);
 	tcase_add_test(tc, test_words);
+	tcase_add_test(tc, test_resume);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,7 +4,9 @@
 # Checks issue 3's done-when: a repeated 3,000-token system prompt hits the
 # prefix cache and gets a lower time to first token; 64 concurrent streams
 # with --max-num-seqs 16 show 16 running and 48 waiting; SIGTERM drains;
-# --crash-after, --hang-after, --fail-rate, --startup-delay; multi-node.
+# --crash-after, --hang-after, --fail-rate, --startup-delay; a generation
+# continued from the text so far (issue 11); tool calls (issue 12);
+# multi-node.
 # timeout: 180
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -167,6 +169,104 @@ s=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")
 kill -TERM "$PID"; wait "$PID"
 ok "--startup-delay 1: 503, then healthy"
 
+
+# ---------------------------------------------------------------- continuation
+# A stream cut after some tokens and resent as a continuation (what the
+# proxy does when a worker dies) gives the uninterrupted text.
+start_sim cont --time-scale 0 --output-len 20
+python3 - "$PORT" <<'PY' || fail "continuation"
+import json, sys, urllib.request
+port = sys.argv[1]
+def call(path, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        raw = r.read().decode()
+    if not body.get("stream"):
+        return json.loads(raw)
+    deltas, usage, finish = [], None, None
+    for ev in raw.split("\n\n"):
+        if not ev.startswith("data: ") or ev == "data: [DONE]":
+            continue
+        c = json.loads(ev[6:])
+        if not c["choices"]:
+            usage = c["usage"]
+            continue
+        ch = c["choices"][0]
+        t = ch["delta"].get("content") if "delta" in ch else ch["text"]
+        if "delta" in ch and "role" in ch["delta"]:
+            continue
+        deltas.append(t)
+        finish = ch["finish_reason"] or finish
+    return deltas, usage, finish
+msgs = [{"role": "user", "content": "Write a line."}]
+for seed in (3, 99):
+    stream = {"stream": True, "stream_options": {"include_usage": True}}
+    deltas, usage, finish = call("/v1/chat/completions",
+                                 {"messages": msgs, "seed": seed, "max_tokens": 15, **stream})
+    assert len(deltas) == 15 and finish == "length", (deltas, finish)
+    whole = "".join(deltas)
+    for cut in (0, 1, 7, 14):
+        sofar = "".join(deltas[:cut])
+        d, u, f = call("/v1/chat/completions", {
+            "messages": msgs + [{"role": "assistant", "content": sofar}],
+            "continue_final_message": True, "add_generation_prompt": False,
+            "seed": seed, "max_tokens": 15 - cut, **stream})
+        assert sofar + "".join(d) == whole, (cut, sofar + "".join(d), whole)
+        assert f == finish and u["prompt_tokens"] == usage["prompt_tokens"] + cut, (f, u)
+        assert u["completion_tokens"] + cut == 15, u
+    full = call("/v1/completions", {"prompt": "Go:", "seed": seed})
+    text = full["choices"][0]["text"]
+    words = [text.split(" ")[0]] + [" " + w for w in text.split(" ")[1:]]
+    assert len(words) == 20 and full["choices"][0]["finish_reason"] == "stop", full
+    for cut in (3, 19):
+        part = call("/v1/completions", {"prompt": "Go:" + "".join(words[:cut]), "seed": seed})
+        assert "".join(words[:cut]) + part["choices"][0]["text"] == text, (cut, part)
+        assert part["usage"]["completion_tokens"] == 20 - cut, part["usage"]
+print("continuations match the uninterrupted text")
+PY
+kill -TERM "$PID"; wait "$PID"
+ok "continuation: a generation resent at any token gives the uninterrupted text"
+
+# ---------------------------------------------------------------- tool calls
+# A chat with tools: a search call, then (--tool-rounds 1) the answer from
+# the tool's result; streamed, the call comes in vLLM's chunks.
+start_sim tools --time-scale 0 --tool-rounds 1
+python3 - "$PORT" <<'PY' || fail "tool calls"
+import json, sys, urllib.request
+port = sys.argv[1]
+def call(body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions",
+                                 json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return r.read().decode()
+tools = [{"type": "function", "function": {"name": "search", "parameters": {
+    "type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}}}]
+msgs = [{"role": "user", "content": "capital of Peru?"}]
+first = json.loads(call({"messages": msgs, "tools": tools}))
+c = first["choices"][0]
+assert c["finish_reason"] == "tool_calls" and c["message"]["content"] is None, c
+tc = c["message"]["tool_calls"][0]
+assert tc["function"]["name"] == "search", tc
+assert json.loads(tc["function"]["arguments"]) == {"q": "capital of Peru?"}, tc
+raw = call({"messages": msgs, "tools": tools, "stream": True})
+chunks = [json.loads(e[6:]) for e in raw.split("\n\n") if e.startswith("data: {")]
+assert raw.endswith("data: [DONE]\n\n"), raw[-40:]
+head = chunks[1]["choices"][0]["delta"]["tool_calls"][0]
+assert head["id"] == tc["id"] and head["function"] == {"name": "search", "arguments": ""}, head
+args = "".join(ch["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+               for ch in chunks[2:-1])
+assert args == tc["function"]["arguments"], args
+assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls", chunks[-1]
+msgs += [{"role": "assistant", "content": None, "tool_calls": [tc]},
+         {"role": "tool", "tool_call_id": tc["id"], "content": "Lima is the capital of Peru."}]
+ans = json.loads(call({"messages": msgs, "tools": tools}))["choices"][0]
+assert ans["message"]["content"] == "Answer: Lima is the capital of Peru.", ans
+assert ans["finish_reason"] == "stop", ans
+print("search call, then the answer")
+PY
+kill -TERM "$PID"; wait "$PID"
+ok "tool calls: a search call, streamed and not, then the answer from its result"
 
 # ---------------------------------------------------------------- multi-node
 MP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
