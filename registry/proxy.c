@@ -324,9 +324,11 @@ void proxy_worker_changed(struct proxy *p, struct reg_worker *w, enum reg_wstate
 	} else {
 		pool_unlist(pool, w);
 	}
-	/* A worker that left for any reason but a drain (whose requests in
-	 * flight finish) takes its generations with it: move them now. */
-	if (w->state == REG_W_GONE && from != REG_W_GONE && strcmp(w->gone_cause, "sigterm") != 0)
+	/* A worker that left for any reason but an orderly stop (a drain, whose
+	 * requests in flight finish: "sigterm", "shutdown") takes its
+	 * generations with it: they move now. */
+	if (w->state == REG_W_GONE && from != REG_W_GONE && strcmp(w->gone_cause, "sigterm") != 0 &&
+	    strcmp(w->gone_cause, "shutdown") != 0)
 		pr_worker_gone(p, w);
 }
 
