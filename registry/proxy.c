@@ -1306,7 +1306,12 @@ static void pr_wait(struct proxy_req *pr)
 	struct proxy_pool *pool = pr->pool;
 	int64_t left = pr->deadline_ms - reg_mono_ms();
 	if (p->stopping || left <= 0) {
-		if (pr->attempts)
+		if (pr->mig && pr->mig->segment > 0)
+			pr_error(pr, 503, PROXY_C_NO_WORKER, NULL,
+				 "the generation stopped when its worker failed, and no other worker "
+				 "of model %s could continue it",
+				 pool->name);
+		else if (pr->attempts)
 			pr_error(pr, 503, PROXY_C_NO_WORKER, NULL,
 				 "no ready worker of model %s is left after %u failed attempt%s",
 				 pool->name, pr->attempts, pr->attempts == 1 ? "" : "s");
@@ -1383,7 +1388,9 @@ static void pr_next(struct proxy_req *pr)
 		if (best != UINT32_MAX)
 			max_score = best + PROXY_RETRY_SLACK;
 	}
-	for (int pass = 1; pass < 4 && n == 0; pass++) {
+	/* A continuation goes only to workers that did not fail this request. */
+	int passes = pr->mig && pr->mig->segment > 0 ? 3 : 4;
+	for (int pass = 1; pass < passes && n == 0; pass++) {
 		for (unsigned i = 0; i < pool->nready; i++) {
 			struct reg_worker *w = pool->ready[i];
 			struct proxy_worker *pw = w->proxy;
@@ -1399,6 +1406,10 @@ static void pr_next(struct proxy_req *pr)
 			c->matched = 0;
 			p->cw[n++] = w;
 		}
+	}
+	if (n == 0) {
+		pr_wait(pr); /* for a worker it has not tried */
+		return;
 	}
 	enum model_policy pol = pr->policy;
 	if (pol == MODEL_POLICY_SESSION && !pr->has_session)
