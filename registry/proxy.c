@@ -34,6 +34,17 @@
  * failure before the answer was passed on. A stream passed on that ends
  * without "data: [DONE]" counts against its worker too.
  *
+ * An answer taken event by event (pr->mig, pr->evmode: stream
+ * migration) goes through pr_events() instead: proxy_migrate checks its
+ * first event as above and gives back what the client gets; a failure of
+ * its worker, wherever it is noticed (up_done, a bad event, the worker
+ * leaving the registry: pr_worker_gone), ends in pr_seg_failed(), which
+ * retries as above before the segment's first event and migrates after
+ * it: proxy_migrate_continue() builds the continuation, pr_next() sends it
+ * (seg_attempts counts the attempts of the current segment). pr_error()
+ * on a request whose stream started writes an error event and ends the
+ * stream properly.
+ *
  * The cache-aware table credits the prompt's blocks to the worker that
  * answered: when a 2xx head is accepted, or for checked answers once they
  * passed the check; not when it is chosen, so an attempt that fails and
