@@ -4,7 +4,10 @@
  * top-level members, and a continuation is the client's body with a few
  * edits at those offsets (a value replaced, a member inserted after the
  * opening brace, text inserted before a closing quote or bracket). The
- * events of the answer are small; each is parsed with json-c.
+ * events of the answer are validated by proxy_json_check and walked for
+ * the few members that matter; an event of a continuation is rewritten the
+ * same way, by edits at its values' offsets (no allocation per event
+ * beyond the text kept, no DOM: a few microseconds at most).
  */
 #include "proxy_migrate.h"
 
@@ -12,8 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <json-c/json.h>
 
 #include "oai.h"
 
@@ -82,18 +83,154 @@ static bool span_text_format(const struct proxy_migrate *m, const char *body, in
 	return j == sizeof want - 1;
 }
 
-/* Parses member K (a small value) with json-c; NULL when absent. */
-static struct json_object *span_json(const struct proxy_migrate *m, const char *body, int k)
+/* ---------------------------------------------------------------- JSON walking */
+
+/* Helpers over JSON text that proxy_json_check validated: they need not
+ * look for errors, only stay within the LEN bytes. */
+
+struct jspan {
+	size_t off, len; /* a value's bytes (a string's quotes included) */
+};
+
+static size_t j_ws(const char *b, size_t n, size_t i)
 {
-	if (!m->top[k].len)
-		return NULL;
-	struct json_tokener *tok = json_tokener_new();
-	if (!tok)
-		abort();
-	struct json_object *o =
-		json_tokener_parse_ex(tok, span_ptr(m, body, k), (int)m->top[k].len);
-	json_tokener_free(tok);
-	return o;
+	while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* After the string whose quote is at I. */
+static size_t j_str_end(const char *b, size_t n, size_t i)
+{
+	for (i++; i < n;) {
+		const char *q = memchr(b + i, '"', n - i);
+		if (!q)
+			return n;
+		size_t e = (size_t)(q - b), k = e;
+		/* A quote after an odd number of backslashes is escaped. */
+		while (k > i && b[k - 1] == '\\')
+			k--;
+		if ((e - k) % 2 == 0)
+			return e + 1;
+		i = e + 1;
+	}
+	return n;
+}
+
+/* After the value at I. */
+static size_t j_value_end(const char *b, size_t n, size_t i)
+{
+	if (i >= n)
+		return n;
+	if (b[i] == '"')
+		return j_str_end(b, n, i);
+	if (b[i] == '{' || b[i] == '[') {
+		unsigned depth = 0;
+		for (; i < n; i++) {
+			char c = b[i];
+			if (c == '"') {
+				i = j_str_end(b, n, i) - 1;
+			} else if (c == '{' || c == '[') {
+				depth++;
+			} else if (c == '}' || c == ']') {
+				if (--depth == 0)
+					return i + 1;
+			}
+		}
+		return n;
+	}
+	while (i < n && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' &&
+	       b[i] != '\n' && b[i] != '\r')
+		i++;
+	return i;
+}
+
+/* The next member of the object whose '{' (first call) or last member ends
+ * at *POS: its key (between the quotes) and value. False at the end. */
+static bool j_member(const char *b, size_t n, size_t *pos, struct jspan *k, struct jspan *v)
+{
+	size_t i = j_ws(b, n, *pos);
+	if (i < n && (b[i] == '{' || b[i] == ','))
+		i = j_ws(b, n, i + 1);
+	if (i >= n || b[i] != '"')
+		return false;
+	size_t ke = j_str_end(b, n, i);
+	k->off = i + 1;
+	k->len = ke - i - 2;
+	i = j_ws(b, n, j_ws(b, n, ke) + 1); /* past ':' */
+	size_t ve = j_value_end(b, n, i);
+	v->off = i;
+	v->len = ve - i;
+	*pos = ve;
+	return true;
+}
+
+/* Whether key K is NAME (escapes decoded). */
+static bool j_key(const char *b, const struct jspan *k, const char *name)
+{
+	size_t l = strlen(name);
+	if (!memchr(b + k->off, '\\', k->len))
+		return k->len == l && memcmp(b + k->off, name, l) == 0;
+	char tmp[32];
+	struct proxy_json_str s = {b + k->off, k->len, true};
+	int d = k->len < 12 * 24 ? proxy_json_unescape(&s, tmp, sizeof tmp) : -1;
+	return d == (int)l && memcmp(tmp, name, l) == 0;
+}
+
+static bool j_is(const char *b, const struct jspan *v, char c)
+{
+	return v->len && b[v->off] == c;
+}
+
+static bool j_null(const char *b, const struct jspan *v)
+{
+	return v->len == 4 && memcmp(b + v->off, "null", 4) == 0;
+}
+
+/* A number value as an integer, or -1. */
+static int64_t j_int(const char *b, const struct jspan *v)
+{
+	if (!v->len || v->len > 18 || b[v->off] < '0' || b[v->off] > '9')
+		return -1;
+	int64_t x = 0;
+	for (size_t i = v->off; i < v->off + v->len; i++) {
+		if (b[i] < '0' || b[i] > '9')
+			return -1;
+		x = x * 10 + (b[i] - '0');
+	}
+	return x;
+}
+
+/* Appends string value V decoded to OUT; -1 when it holds \u0000. */
+static int j_str_append(const char *b, const struct jspan *v, struct buf *out)
+{
+	const char *p = b + v->off + 1;
+	size_t l = v->len - 2;
+	if (!memchr(p, '\\', l)) {
+		buf_append(out, p, l);
+		return 0;
+	}
+	buf_reserve(out, l + 1);
+	struct proxy_json_str s = {p, l, true};
+	int d = proxy_json_unescape(&s, out->data + out->len, l + 1);
+	if (d < 0)
+		return -1;
+	out->len += (size_t)d;
+	return 0;
+}
+
+/* The first element of array V, or an empty span. */
+static struct jspan j_first(const char *b, size_t n, const struct jspan *v)
+{
+	struct jspan e = {0, 0};
+	if (!j_is(b, v, '['))
+		return e;
+	size_t i = j_ws(b, n, v->off + 1);
+	if (i >= n || b[i] == ']')
+		return e;
+	e.off = i;
+	e.len = j_value_end(b, n, i) - i;
+	return e;
 }
 
 /* ---------------------------------------------------------------- request */
@@ -247,10 +384,13 @@ void proxy_migrate_init(struct proxy_migrate *m, bool chat, const char *body, si
 	m->refusal = refusal_of(m, body);
 	m->migratable = m->refusal == NULL;
 	if (m->client_stream) {
-		struct json_object *so = span_json(m, body, PROXY_JSON_T_STREAM_OPTIONS), *iu;
-		m->want_usage = so && json_object_object_get_ex(so, "include_usage", &iu) &&
-				json_object_get_boolean(iu);
-		json_object_put(so);
+		const struct proxy_json_span *so = &m->top[PROXY_JSON_T_STREAM_OPTIONS];
+		struct jspan k, v;
+		size_t i = 0;
+		const char *b = body + so->off;
+		while (so->len && b[0] == '{' && j_member(b, so->len, &i, &k, &v))
+			if (j_key(b, &k, "include_usage"))
+				m->want_usage = v.len == 4 && memcmp(b + v.off, "true", 4) == 0;
 	} else if (m->migratable) {
 		m->assemble = true;
 		struct edits e;
@@ -284,123 +424,193 @@ uint64_t proxy_migrate_tokens(const struct proxy_migrate *m)
 
 /* ---------------------------------------------------------------- events */
 
-static bool obj_get(struct json_object *o, const char *key, struct json_object **v)
-{
-	return o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, v) &&
-	       *v && !json_object_is_type(*v, json_type_null);
-}
+/* What an event holds (spans in its data). */
+struct chunk {
+	struct jspan id, created, model;  /* len 0: absent */
+	struct jspan error;               /* not null: an error event */
+	struct jspan usage_p, usage_c, usage_t; /* usage's numbers */
+	bool usage;                       /* a usage object */
+	bool choice;                      /* choices has an element */
+	struct jspan content, text, reasoning; /* strings */
+	bool role, tool_calls;
+	struct jspan finish, stop;        /* finish_reason (not null), stop_reason */
+};
 
-static int64_t usage_field(struct json_object *u, const char *key)
+static void walk_chunk(const char *b, size_t n, struct chunk *c)
 {
-	struct json_object *v;
-	if (!obj_get(u, key, &v) || !json_object_is_type(v, json_type_int))
-		return -1;
-	return json_object_get_int64(v);
-}
-
-static void set_int(struct json_object *o, const char *key, int64_t v)
-{
-	json_object_object_add(o, key, json_object_new_int64(v));
-}
-
-/* Rewrites USAGE (of segment > 0) to count the whole generation. */
-static void usage_rewrite(const struct proxy_migrate *m, struct json_object *u)
-{
-	int64_t p = usage_field(u, "prompt_tokens"), c = usage_field(u, "completion_tokens");
-	if (p < 0 || c < 0)
-		return;
-	int64_t base = (int64_t)m->base_tokens;
-	int64_t np = p >= base ? p - base : p, nc = c + base;
-	set_int(u, "prompt_tokens", np);
-	set_int(u, "completion_tokens", nc);
-	set_int(u, "total_tokens", np + nc);
-}
-
-/* Takes one event's data (LEN bytes) as JSON: updates the state; sets
- * *DROP for a continuation's role-only chunk. 0, or -1 with ERR. */
-static int take_chunk(struct proxy_migrate *m, struct json_object *o, bool *drop, char *err,
-		      size_t errlen)
-{
-	struct json_object *v, *choices, *usage = NULL;
-	*drop = false;
-	if (obj_get(o, "error", &v)) {
-		struct json_object *msg = NULL;
-		const char *s = obj_get(v, "message", &msg) ? json_object_get_string(msg)
-			      : json_object_get_string(v);
-		snprintf(err, errlen, "error event: %.300s", s ? s : "?");
-		return -1;
-	}
-	bool has_usage = obj_get(o, "usage", &usage) && json_object_is_type(usage, json_type_object);
-	bool has_choice = obj_get(o, "choices", &choices) &&
-			  json_object_is_type(choices, json_type_array) &&
-			  json_object_array_length(choices) > 0;
-	if (!m->id) {
-		m->id = strdup(obj_get(o, "id", &v) ? json_object_get_string(v) : "");
-		m->model = strdup(obj_get(o, "model", &v) ? json_object_get_string(v) : "");
-		if (!m->id || !m->model)
-			abort();
-		m->created = obj_get(o, "created", &v) ? json_object_get_int64(v) : 0;
-	}
-	if (has_usage) {
-		int64_t p = usage_field(usage, "prompt_tokens"), c = usage_field(usage, "completion_tokens");
-		if (p >= 0 && m->prompt_tokens < 0)
-			m->prompt_tokens = m->segment ? p - (int64_t)m->base_tokens : p;
-		if (c >= 0)
-			m->seg_tokens = (uint64_t)c;
-		if (!has_choice)
-			m->usage_seen = true;
-	}
-	if (!has_choice)
-		return 0;
-	struct json_object *ch = json_object_array_get_idx(choices, 0);
-	bool role = false, content = false;
-	if (m->chat) {
-		struct json_object *d;
-		if (obj_get(ch, "delta", &d)) {
-			role = obj_get(d, "role", &v);
-			if (obj_get(d, "content", &v) && json_object_is_type(v, json_type_string) &&
-			    json_object_get_string_len(v) > 0) {
-				buf_append(&m->text, json_object_get_string(v),
-					   (size_t)json_object_get_string_len(v));
-				content = true;
+	memset(c, 0, sizeof *c);
+	struct jspan k, v, k2, v2, k3, v3;
+	size_t i = j_ws(b, n, 0);
+	while (j_member(b, n, &i, &k, &v)) {
+		if (j_key(b, &k, "id"))
+			c->id = v;
+		else if (j_key(b, &k, "created"))
+			c->created = v;
+		else if (j_key(b, &k, "model"))
+			c->model = v;
+		else if (j_key(b, &k, "error") && !j_null(b, &v))
+			c->error = v;
+		else if (j_key(b, &k, "usage") && j_is(b, &v, '{')) {
+			c->usage = true;
+			size_t u = v.off;
+			while (j_member(b, n, &u, &k2, &v2)) {
+				if (j_key(b, &k2, "prompt_tokens"))
+					c->usage_p = v2;
+				else if (j_key(b, &k2, "completion_tokens"))
+					c->usage_c = v2;
+				else if (j_key(b, &k2, "total_tokens"))
+					c->usage_t = v2;
 			}
-			if (obj_get(d, "tool_calls", &v) && (!json_object_is_type(v, json_type_array) ||
-							     json_object_array_length(v) > 0)) {
-				m->tool_calls = true;
-				content = true;
-			}
-			const char *rk = obj_get(d, "reasoning_content", &v) ? "reasoning_content"
-					 : obj_get(d, "reasoning", &v)       ? "reasoning"
-									     : NULL;
-			if (rk && json_object_is_type(v, json_type_string) &&
-			    json_object_get_string_len(v) > 0) {
-				buf_append(&m->reasoning, json_object_get_string(v),
-					   (size_t)json_object_get_string_len(v));
-				m->thinking = true;
-				content = true;
+		} else if (j_key(b, &k, "choices")) {
+			struct jspan ch = j_first(b, n, &v);
+			if (!j_is(b, &ch, '{'))
+				continue;
+			c->choice = true;
+			size_t u = ch.off;
+			while (j_member(b, n, &u, &k2, &v2)) {
+				if (j_key(b, &k2, "text") && j_is(b, &v2, '"')) {
+					c->text = v2;
+				} else if (j_key(b, &k2, "finish_reason") && !j_null(b, &v2)) {
+					c->finish = v2;
+				} else if (j_key(b, &k2, "stop_reason")) {
+					c->stop = v2;
+				} else if (j_key(b, &k2, "delta") && j_is(b, &v2, '{')) {
+					size_t d = v2.off;
+					while (j_member(b, n, &d, &k3, &v3)) {
+						if (j_key(b, &k3, "content") && j_is(b, &v3, '"'))
+							c->content = v3;
+						else if (j_key(b, &k3, "role") && !j_null(b, &v3))
+							c->role = true;
+						else if (j_key(b, &k3, "tool_calls") && !j_null(b, &v3) &&
+							 !(j_is(b, &v3, '[') &&
+							   j_first(b, n, &v3).len == 0))
+							c->tool_calls = true;
+						else if ((j_key(b, &k3, "reasoning_content") ||
+							  j_key(b, &k3, "reasoning")) &&
+							 j_is(b, &v3, '"'))
+							c->reasoning = v3;
+					}
+				}
 			}
 		}
-	} else if (obj_get(ch, "text", &v) && json_object_is_type(v, json_type_string) &&
-		   json_object_get_string_len(v) > 0) {
-		buf_append(&m->text, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-		content = true;
 	}
-	if (content && !has_usage)
+}
+
+/* Takes one event's data (B, N bytes, a JSON object): updates the state;
+ * sets *DROP for a continuation's role-only chunk. 0, or -1 with ERR. */
+static int take_chunk(struct proxy_migrate *m, const char *b, size_t n, const struct chunk *c,
+		      bool *drop, char *err, size_t errlen)
+{
+	*drop = false;
+	if (c->error.len) {
+		struct jspan k, v;
+		struct buf msg = BUF_INIT;
+		size_t i = c->error.off;
+		if (j_is(b, &c->error, '{')) {
+			while (j_member(b, n, &i, &k, &v))
+				if (j_key(b, &k, "message") && j_is(b, &v, '"'))
+					j_str_append(b, &v, &msg);
+		} else if (j_is(b, &c->error, '"')) {
+			j_str_append(b, &c->error, &msg);
+		}
+		snprintf(err, errlen, "error event: %.300s", msg.len ? msg.data : "?");
+		buf_free(&msg);
+		return -1;
+	}
+	if (!m->id) {
+		struct buf t = BUF_INIT;
+		if (j_is(b, &c->id, '"'))
+			j_str_append(b, &c->id, &t);
+		m->id = buf_steal(&t);
+		if (j_is(b, &c->model, '"'))
+			j_str_append(b, &c->model, &t);
+		m->model = buf_steal(&t);
+		int64_t cr = j_int(b, &c->created);
+		m->created = cr > 0 ? cr : 0;
+	}
+	if (c->usage) {
+		int64_t p = j_int(b, &c->usage_p), cc = j_int(b, &c->usage_c);
+		if (p >= 0 && m->prompt_tokens < 0)
+			m->prompt_tokens = m->segment ? p - (int64_t)m->base_tokens : p;
+		if (cc >= 0)
+			m->seg_tokens = (uint64_t)cc;
+		if (!c->choice)
+			m->usage_seen = true;
+	}
+	if (!c->choice)
+		return 0;
+	size_t before = m->text.len, rbefore = m->reasoning.len;
+	if (m->chat) {
+		if (c->content.len > 2 && j_str_append(b, &c->content, &m->text) < 0)
+			goto nul;
+		if (c->reasoning.len > 2) {
+			if (j_str_append(b, &c->reasoning, &m->reasoning) < 0)
+				goto nul;
+			m->thinking = true;
+		}
+		if (c->tool_calls)
+			m->tool_calls = true;
+	} else if (c->text.len > 2 && j_str_append(b, &c->text, &m->text) < 0) {
+		goto nul;
+	}
+	bool content = m->text.len > before || m->reasoning.len > rbefore || c->tool_calls;
+	if (content && !c->usage)
 		m->seg_tokens++;
-	bool fin = obj_get(ch, "finish_reason", &v);
-	if (fin) {
+	if (c->finish.len) {
 		m->finish_upstream = true;
-		snprintf(m->finish, sizeof m->finish, "%s", json_object_get_string(v));
-		const char *sr = obj_get(ch, "stop_reason", &v)
-					 ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-									      JSON_C_TO_STRING_NOSLASHESCAPE)
-					 : "null";
-		if (strlen(sr) >= sizeof m->stop_reason)
-			sr = "null";
-		snprintf(m->stop_reason, sizeof m->stop_reason, "%s", sr);
+		struct buf f = BUF_INIT;
+		if (j_is(b, &c->finish, '"'))
+			j_str_append(b, &c->finish, &f);
+		snprintf(m->finish, sizeof m->finish, "%s", f.len ? f.data : "stop");
+		buf_free(&f);
+		if (c->stop.len && c->stop.len < sizeof m->stop_reason)
+			snprintf(m->stop_reason, sizeof m->stop_reason, "%.*s", (int)c->stop.len,
+				 b + c->stop.off);
+		else
+			snprintf(m->stop_reason, sizeof m->stop_reason, "null");
 	}
-	*drop = m->segment > 0 && role && !content && !fin && !has_usage;
+	*drop = m->segment > 0 && c->role && !content && !c->finish.len && !c->usage;
 	return 0;
+nul:
+	snprintf(err, errlen, "an event's text holds \\u0000 or a lone surrogate");
+	return -1;
+}
+
+/* Appends to OUT the event B (N bytes of data) of segment > 0 with the
+ * first id, created and model, and a usage that counts the whole
+ * generation. */
+static void splice_event(const struct proxy_migrate *m, const char *b, size_t n,
+			 const struct chunk *c, struct buf *out)
+{
+	struct edits e;
+	memset(&e, 0, sizeof e);
+	if (c->id.len)
+		buf_json_str(edit_add(&e, c->id.off, c->id.len), m->id, strlen(m->id));
+	if (c->created.len)
+		buf_printf(edit_add(&e, c->created.off, c->created.len), "%" PRId64, m->created);
+	if (c->model.len)
+		buf_json_str(edit_add(&e, c->model.off, c->model.len), m->model, strlen(m->model));
+	int64_t p = j_int(b, &c->usage_p), cc = j_int(b, &c->usage_c);
+	if (c->usage && p >= 0 && cc >= 0) {
+		int64_t base = (int64_t)m->base_tokens;
+		int64_t np = p >= base ? p - base : p, nc = cc + base;
+		buf_printf(edit_add(&e, c->usage_p.off, c->usage_p.len), "%" PRId64, np);
+		buf_printf(edit_add(&e, c->usage_c.off, c->usage_c.len), "%" PRId64, nc);
+		if (c->usage_t.len)
+			buf_printf(edit_add(&e, c->usage_t.off, c->usage_t.len), "%" PRId64, np + nc);
+	}
+	struct buf ed = BUF_INIT;
+	edits_apply(&e, b, n, &ed);
+	edits_free(&e);
+	/* One line: data sent on several lines was joined with newlines, which
+	 * can only be whitespace between JSON tokens. */
+	for (size_t i = 0; i < ed.len; i++)
+		if (ed.data[i] == '\n')
+			ed.data[i] = ' ';
+	buf_puts(out, "data: ");
+	buf_append(out, ed.data, ed.len);
+	buf_puts(out, "\n\n");
+	buf_free(&ed);
 }
 
 /* One whole event: RAW (LEN bytes, its blank line included). */
@@ -452,54 +662,35 @@ static int take_event(struct proxy_migrate *m, const char *raw, size_t len, stru
 			buf_puts(out, "data: [DONE]\n\n");
 		goto out;
 	}
-	struct json_tokener *tok = json_tokener_new();
-	if (!tok)
-		abort();
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	struct json_object *o = json_tokener_parse_ex(tok, data, (int)dlen);
-	bool whole = json_tokener_get_error(tok) == json_tokener_success &&
-		     (size_t)json_tokener_get_parse_end(tok) == dlen;
-	json_tokener_free(tok);
-	if (!o || !whole || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		snprintf(err, errlen, "%s event is not a JSON object",
-			 m->started ? "an" : "its first");
+	char e[160];
+	if (proxy_json_check(data, dlen, e, sizeof e) < 0) {
+		if (strncmp(e, "the body is not", 15) == 0)
+			snprintf(err, errlen, "%s event is not a JSON object",
+				 m->started ? "an" : "its first");
+		else
+			snprintf(err, errlen, "%s event is not JSON: %s", m->started ? "an" : "its first",
+				 e);
 		rc = -1;
 		goto out;
 	}
-	struct json_object *e;
-	if (m->segment == 0 && !m->started && !m->assemble && obj_get(o, "error", &e)) {
+	struct chunk c;
+	walk_chunk(data, dlen, &c);
+	if (m->segment == 0 && !m->started && !m->assemble && c.error.len) {
 		/* A stream that begins with an error: passed on, as before. */
 		m->started = true;
 		buf_append(out, raw, len);
-		json_object_put(o);
 		goto out;
 	}
 	bool drop;
-	if (take_chunk(m, o, &drop, err, errlen) < 0) {
-		json_object_put(o);
+	if (take_chunk(m, data, dlen, &c, &drop, err, errlen) < 0) {
 		rc = -1;
 		goto out;
 	}
 	m->started = true;
-	if (pass && m->segment == 0) {
+	if (pass && m->segment == 0)
 		buf_append(out, raw, len);
-	} else if (pass && !drop) {
-		struct json_object *v;
-		if (json_object_object_get_ex(o, "id", &v))
-			json_object_object_add(o, "id", json_object_new_string(m->id));
-		if (json_object_object_get_ex(o, "created", &v))
-			json_object_object_add(o, "created", json_object_new_int64(m->created));
-		if (json_object_object_get_ex(o, "model", &v))
-			json_object_object_add(o, "model", json_object_new_string(m->model));
-		if (obj_get(o, "usage", &v) && json_object_is_type(v, json_type_object))
-			usage_rewrite(m, v);
-		buf_puts(out, "data: ");
-		buf_puts(out, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
-		buf_puts(out, "\n\n");
-	}
-	json_object_put(o);
+	else if (pass && !drop)
+		splice_event(m, data, dlen, &c, out);
 out:
 	buf_free(&joined);
 	return rc;

@@ -210,6 +210,54 @@ START_TEST(test_first_segment_passed_as_is)
 }
 END_TEST
 
+START_TEST(test_event_walk)
+{
+	/* Escapes in keys and strings, members in any order, nested values
+	 * with strings that look like keys, a stray blank line. */
+	struct proxy_migrate m;
+	init(&m, true, "{\"model\":\"m\",\"messages\":[],\"stream\":true}");
+	struct buf out = BUF_INIT;
+	char err[200];
+	const char ev[] =
+		"\ndata: { \"x\" : {\"choices\":[{\"delta\":{\"content\":\"no\"}}], \"s\":\"\\\\\\\"}\" } ,"
+		"\"choices\" : [ {\"index\":0, \"delta\" : {\"con\\u0074ent\" : \"x\\\\\\\"y\\\\\" ,"
+		"\"tool_calls\":[]}, \"finish_reason\" : null } , {\"delta\":{\"content\":\"z\"}} ],"
+		"\"created\": 5, \"id\" : \"i\\/d\", \"model\":\"m\" }\n\n";
+	ck_assert_int_eq(proxy_migrate_feed(&m, ev, sizeof ev - 1, &out, err, sizeof err), 0);
+	ck_assert_str_eq(m.text.data, "x\\\"y\\");
+	ck_assert_uint_eq(proxy_migrate_tokens(&m), 1);
+	ck_assert(!m.tool_calls);
+	ck_assert_str_eq(m.id, "i/d");
+	ck_assert_int_eq(m.created, 5);
+	ck_assert_str_eq(out.data, ev + 1);
+	buf_free(&out);
+	proxy_migrate_free(&m);
+}
+END_TEST
+
+START_TEST(test_splice_multiline_data)
+{
+	/* An event of a continuation whose data came on several lines is
+	 * written as one line (fuzz_migrate found it written with the later
+	 * lines bare: tests/fuzz/regress/migrate/multiline-data-in-continuation). */
+	const char *body = "{\"model\":\"m\",\"messages\":[],\"stream\":true}";
+	struct proxy_migrate m;
+	init(&m, true, body);
+	struct buf out = BUF_INIT;
+	char err[200], why[200];
+	const char s0[] = CHUNK("a", "x");
+	ck_assert_int_eq(proxy_migrate_feed(&m, s0, sizeof s0 - 1, &out, err, sizeof err), 0);
+	ck_assert_int_eq(proxy_migrate_continue(&m, body, strlen(body), 2, why, sizeof why), 1);
+	buf_reset(&out);
+	const char s1[] = "data:\t\ndata: {\"id\":\"b\",\ndata: \"choices\":[{\"delta\":{\"content\":\"y\"}}]}\n\n";
+	ck_assert_int_eq(proxy_migrate_feed(&m, s1, sizeof s1 - 1, &out, err, sizeof err), 0);
+	ck_assert_str_eq(out.data, "data: \t {\"id\":\"a\", \"choices\":[{\"delta\":{\"content\":\"y\"}}]}\n\n");
+	ck_assert_str_eq(m.text.data, "xy");
+	buf_free(&out);
+	proxy_migrate_free(&m);
+}
+END_TEST
+
 START_TEST(test_bad_events)
 {
 	struct buf out = BUF_INIT;
@@ -220,7 +268,7 @@ START_TEST(test_bad_events)
 	ck_assert_int_eq(proxy_migrate_feed(&m, "data: {x\n\n", 10, &out, err, sizeof err), -1);
 	ck_assert(!m.started);
 	ck_assert_uint_eq(out.len, 0);
-	ck_assert_str_eq(err, "its first event is not a JSON object");
+	ck_assert_str_eq(err, "its first event is not JSON: invalid JSON at byte 1: expected a string key");
 	/* Forgotten, the segment starts again. */
 	proxy_migrate_reset_segment(&m);
 	const char two[] = CHUNK("b", "x") "data: [1]\n\n";
@@ -523,6 +571,8 @@ Suite *suite_proxy_migrate(void)
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_assembled_request_streams);
 	tcase_add_test(tc, test_first_segment_passed_as_is);
+	tcase_add_test(tc, test_event_walk);
+	tcase_add_test(tc, test_splice_multiline_data);
 	tcase_add_test(tc, test_bad_events);
 	tcase_add_test(tc, test_chat_continuation);
 	tcase_add_test(tc, test_completions_continuation);
