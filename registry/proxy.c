@@ -853,9 +853,9 @@ static void pr_seg_failed(struct proxy_req *pr, enum proxy_cause cause, const ch
 				 pr->attempts, pr->attempts == 1 ? "" : "s", wid, detail);
 		else
 			pr_error(pr, 502, PROXY_C_STREAM_CUT, NULL,
-				 "the generation stopped when its worker failed, and no worker could "
-				 "continue it; last: worker %s: %s",
-				 wid, detail);
+				 "no worker could answer after %u attempt%s to continue a generation "
+				 "whose worker failed; last: worker %s: %s",
+				 pr->seg_attempts, pr->seg_attempts == 1 ? "" : "s", wid, detail);
 		return;
 	}
 	size_t blen;
@@ -950,7 +950,13 @@ static void pr_cont_refused(struct proxy_req *pr, int err, struct httpc_req *up)
 	struct reg_worker *w = pr->w;
 	char wid[128], body[320];
 	snprintf(wid, sizeof wid, "%s", w ? w->id : "?");
-	snprintf(body, sizeof body, "%.300s", pr->coll.data ? pr->coll.data : "");
+	size_t bl = pr->coll.len < 300 ? pr->coll.len : 300;
+	for (size_t i = 0; i < bl; i++) {
+		/* Printable ASCII only: the message goes into JSON and logs. */
+		unsigned char c = (unsigned char)pr->coll.data[i];
+		body[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	body[bl] = '\0';
 	int status = pr->status;
 	attempt_end(pr);
 	pr->cont_err = false;

@@ -768,6 +768,7 @@ enum ow_mode {
 	OW_CUT_FIRST,   /* a first request (not a continuation) is cut after cut_at tokens */
 	OW_CUT_ALL,     /* every stream is cut after cut_at tokens */
 	OW_PAUSE_FIRST, /* a first request pauses after cut_at tokens for 1 s */
+	OW_NO_CONT,     /* like OW_CUT_FIRST, and a continuation gets a 400 */
 };
 
 struct ow {
@@ -921,9 +922,18 @@ static void ow_handler(struct httpd_req *req, void *arg)
 		snprintf(s->finish, sizeof s->finish, "length");
 	}
 	json_object_put(j);
+	if (o->mode == OW_NO_CONT && s->k) {
+		static const char e400[] =
+			"{\"error\":{\"message\":\"continue_final_message \xff unsupported\"}}";
+		free(s);
+		httpd_reply(req, 400, "application/json", e400, sizeof e400 - 1);
+		return;
+	}
 	s->next = s->k;
 	s->end = total;
-	s->cut_at = o->mode == OW_CUT_ALL || ((o->mode == OW_CUT_FIRST || o->mode == OW_PAUSE_FIRST) && !s->k)
+	s->cut_at = o->mode == OW_CUT_ALL ||
+			    ((o->mode == OW_CUT_FIRST || o->mode == OW_PAUSE_FIRST || o->mode == OW_NO_CONT) &&
+			     !s->k)
 			    ? o->cut_at : -1;
 	s->ev = evtimer_new(base, ows_tick, s);
 	ow_live++;
@@ -1302,6 +1312,36 @@ START_TEST(test_migrate_no_other_worker)
 }
 END_TEST
 
+START_TEST(test_migrate_continuation_refused)
+{
+	/* The other worker refuses the continuation (an engine without
+	 * continue_final_message): the stream ends with an error event that
+	 * says so, its bytes made printable. */
+	struct ow *a = ow_start("6.n1.0", OW_NO_CONT, 3, "m"), *b = ow_start("6.n2.0", OW_NO_CONT, 3, "m");
+	struct httpc *hc = httpc_new(base, NULL);
+	struct call c;
+	memset(&c, 0, sizeof c);
+	start_body(hc, &c, "/v1/chat/completions", "{\"model\":\"m\",\"stream\":true,\"messages\":[]}");
+	run_calls(10);
+	ck_assert_int_eq(c.err, HTTPC_OK);
+	struct seen s;
+	see(&c.body, &s);
+	ck_assert_str_eq(s.text, want_text(3));
+	ck_assert_int_eq(s.errors, 1);
+	ck_assert_msg(strstr(s.error, "answered 400 to its continuation") &&
+			      strstr(s.error, "continue_final_message ? unsupported"),
+		      "%s", s.error);
+	ck_assert(s.done_last);
+	ck_assert_uint_eq(metric_value("elastic_proxy_migrations_total{pool=\"m\",outcome=\"failed\"}"), 1);
+	buf_free(&c.body);
+	run_for(50);
+	ck_assert_int_eq(ow_live, 0);
+	httpc_free(hc);
+	ow_stop(a);
+	ow_stop(b);
+}
+END_TEST
+
 /* Runs the loop until call C has N bytes of body or more. */
 static void run_until_body(struct call *c, size_t n)
 {
@@ -1386,6 +1426,7 @@ Suite *suite_proxy(void)
 	tcase_add_test(tc, test_migrate_limits);
 	tcase_add_test(tc, test_migrate_no_other_worker);
 	tcase_add_test(tc, test_migrate_worker_gone);
+	tcase_add_test(tc, test_migrate_continuation_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
