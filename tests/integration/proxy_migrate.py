@@ -490,7 +490,7 @@ def main():
     ap.add_argument("--job", default="7")
     ap.add_argument("-n", type=int, default=50)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--sims", type=int, default=3)
+    ap.add_argument("--sims", type=int, default=2)
     ap.add_argument("--output-len", type=int, default=24)
     ap.add_argument("--itl-ms", type=int, default=20)
     a = ap.parse_args()

@@ -3,7 +3,7 @@
 # worker is killed mid-answer goes on on another worker, and the client
 # sees one well-formed response equal to the uninterrupted one.
 #
-# Real elastic-sim workers (fixed seeds, 20 ms per token) behind a real
+# Two real elastic-sim workers (fixed seeds, 20 ms per token) behind a real
 # registry (proxy_lib.sh); tests/integration/proxy_migrate.py sends the
 # requests and kills the serving sim with SIGKILL (then starts it again):
 #   - 50 streamed and 50 non-streamed requests, chat and completions, each
