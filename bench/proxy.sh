@@ -55,7 +55,8 @@ PA=$(cat "$W/sim-a.port")
 PB=$(cat "$W/sim-b.port")
 
 # registry NAME MIGRATE: starts a registry (stream migration MIGRATE) with
-# both sims as workers; sets its port and pid in RPORT_NAME and REG_PID_NAME.
+# both sims as workers; its port and pid go to RPORTS[NAME] and REG_PIDS[NAME].
+declare -A RPORTS=() REG_PIDS=()
 registry() {
 	local name=$1 port p s
 	port=$(free_port)
@@ -72,7 +73,8 @@ EOF
 		--state-dir "$W/state-$name" --job-script /bin/true --sbatch /bin/false \
 		--squeue /bin/true --scancel /bin/true --sacct '' >"$W/registry-$name.log" 2>&1 &
 	PIDS+=($!)
-	eval "REG_PID_$name=$! RPORT_$name=$port"
+	REG_PIDS[$name]=$!
+	RPORTS[$name]=$port
 	for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.05; done
 	for s in a b; do
 		p=$(cat "$W/sim-$s.port")
@@ -81,8 +83,8 @@ EOF
 }
 registry pass false
 registry mig true
-RPORT=$RPORT_pass
-REG_PID=$REG_PID_pass
+RPORT=${RPORTS[pass]}
+REG_PID=${REG_PIDS[pass]}
 
 NPORT=$(free_port)
 cat >"$W/nginx.conf" <<EOF
@@ -168,11 +170,12 @@ for rep in $(seq "$REPEAT"); do
 		run registry_rr "http://127.0.0.1:$RPORT/v1/chat/completions" "$W/rr.lua" "$REG_PID" "$c" "$rep"
 		run registry_ca "http://127.0.0.1:$RPORT/v1/chat/completions" "$W/ca.lua" "$REG_PID" "$c" "$rep"
 		run nginx "http://127.0.0.1:$NPORT/v1/chat/completions" "$POST" "$NGINX_WORKER" "$c" "$rep"
-		run registry_mig "http://127.0.0.1:$RPORT_mig/v1/chat/completions" "$W/ca.lua" "$REG_PID_mig" "$c" "$rep"
+		run registry_mig "http://127.0.0.1:${RPORTS[mig]}/v1/chat/completions" "$W/ca.lua" \
+			"${REG_PIDS[mig]}" "$c" "$rep"
 	done
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
-for port in "$RPORT_pass" "$RPORT_mig"; do
+for port in "${RPORTS[pass]}" "${RPORTS[mig]}"; do
 	curl -s "http://127.0.0.1:$port/metrics" | grep -E '^elastic_proxy_(errors|retries)_total' || true
 done >"$W/proxy-errors"
 
