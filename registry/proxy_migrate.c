@@ -299,6 +299,8 @@ struct edits {
 
 static struct buf *edit_add(struct edits *e, size_t off, size_t len)
 {
+	if (e->n == MAX_EDITS)
+		abort(); /* a bug: no caller makes more */
 	struct edit *x = &e->v[e->n];
 	struct buf *b = &e->scratch[e->n++];
 	x->off = off;

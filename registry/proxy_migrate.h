@@ -10,7 +10,7 @@
  *
  *   streamed by the client   its answer is taken event by event: only
  *                            whole events reach the client, and each is
- *                            read (json-c) for the text so far
+ *                            read for the text so far (proxy_json_check, then a walk)
  *   not streamed, migratable sent upstream as a stream (stream: true,
  *                            stream_options.include_usage: true), and the
  *                            non-streamed answer is assembled here
