@@ -106,6 +106,7 @@ FUZZ_CFLAGS = -std=gnu11 -Wall -Wextra -Werror -O1 -g $(FUZZ_SAN) -fsanitize=fuz
 FUZZ_NEEDS_proxy := registry/proxy_json.c
 FUZZ_NEEDS_sse   := cli/bench_sse.c
 FUZZ_NEEDS_research := research/rs_tool_page.c
+FUZZ_NEEDS_migrate := registry/proxy_migrate.c
 FUZZ_ALL  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_TARGETS := $(foreach t,$(FUZZ_ALL),$(if $(FUZZ_NEEDS_$(t)),$(if $(wildcard $(FUZZ_NEEDS_$(t))),$(t)),$(t)))
 FZ := build/fuzz

@@ -23,6 +23,15 @@
 #     (target p99 <= 100 ms);
 #   - preemption to a ready replacement: SIGTERM to the 4th worker ready
 #     again in the pool (reported; no target).
+#
+# Then preemption with no grace time (hard kills), twice: with the pool's
+# stream migration off ([routing] migrate = false), then on. For
+# FAILOVER_HARD_SECONDS (45) a node is preempted every FAILOVER_HARD_EVERY
+# (15) seconds as above, and its job's engines get SIGKILL at the same
+# moment, under FAILOVER_HARD_STREAM_RATE (10) streams/s of
+# FAILOVER_HARD_OUTPUT_LEN (256) tokens (about 1.4 s each) and half the
+# non-streaming rate. Measured: failed streams and requests with migration
+# off and on (target with it on: 0 streams), migrations counted.
 # Runs as root on the local cluster, like the integration tests.
 PART=failover
 # shellcheck source=tests/integration/lib.sh
@@ -121,6 +130,107 @@ cat "$ES_TEST_DIR/plain.txt" "$ES_TEST_DIR/stream.txt" >&2
 submissions=$(metric "elastic_job_submissions_total{pool=\"$POOL\"}")
 preemptions=$(metric "elastic_job_preemptions_total{pool=\"$POOL\"}")
 
+# ---------------------------------------------------------------- hard kills
+HARD_S=${FAILOVER_HARD_SECONDS:-45}
+HEVERY=${FAILOVER_HARD_EVERY:-15}
+HSRATE=${FAILOVER_HARD_STREAM_RATE:-10}
+HLEN=${FAILOVER_HARD_OUTPUT_LEN:-256}
+
+# descendants PID: every process below PID, one a line.
+descendants() {
+	local p
+	for p in $(pgrep -P "$1"); do
+		echo "$p"
+		descendants "$p"
+	done
+}
+
+# kill_engines JOB: SIGKILL to the job's engines (its elastic-sim processes);
+# prints how many.
+kill_engines() {
+	local steps p n=0 pids=()
+	steps=$(pgrep -f "^slurmstepd: \[$1\." || true)
+	for p in $(for s in $steps; do descendants "$s"; done); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = elastic-sim ] && pids+=("$p")
+	done
+	[ ${#pids[@]} -eq 0 ] || kill -9 "${pids[@]}" 2>/dev/null || true
+	n=${#pids[@]}
+	echo "$n"
+}
+
+# hard_phase NAME MIGRATE: the pool with [routing] migrate = MIGRATE, load,
+# and a hard kill every HEVERY s for HARD_S s; writes hard-NAME.json.
+hard_phase() {
+	local name=$1 mig=$2 ok0 ok1 t_end t_next i=0 victim node cand job try n kills=0
+	{
+		cat pool.toml
+		printf '\n[routing]\nmigrate = %s\n' "$mig"
+	} >"pool-$name.toml"
+	chown "$ES_CLUSTER_USER" "pool-$name.toml"
+	ctl up "pool-$name.toml" >/dev/null || die "elasticctl up (migrate = $mig)"
+	wait_for 120 "12 ready workers before the hard kills ($name)" ready_is 12
+	ok0=$(metric "elastic_proxy_migrations_total{pool=\"$POOL\",outcome=\"ok\"}")
+	local hload_s=$((3 + HARD_S + 8)) prate=$((RATE / 2))
+	"$CTL" bench --base-url "$REG_URL" --model "$POOL" --request-rate "$HSRATE" --stream \
+		--num-prompts $((HSRATE * hload_s)) --random-input-len 64 --random-output-len "$HLEN" \
+		--ignore-eos --timeout 60 --seed 3 --json "$ES_TEST_DIR/hard-$name-stream.json" \
+		>"$ES_TEST_DIR/hard-$name-stream.txt" 2>&1 &
+	local hs=$!
+	"$CTL" bench --base-url "$REG_URL" --model "$POOL" --request-rate "$prate" \
+		--num-prompts $((prate * hload_s)) --random-input-len 64 --random-output-len 128 \
+		--ignore-eos --timeout 60 --seed 4 --json "$ES_TEST_DIR/hard-$name-plain.json" \
+		>"$ES_TEST_DIR/hard-$name-plain.txt" 2>&1 &
+	local hp=$!
+	sleep 3
+	t_end=$((SECONDS + HARD_S))
+	while [ "$SECONDS" -lt "$t_end" ]; do
+		t_next=$((SECONDS + HEVERY))
+		victim='' node=''
+		for try in 0 1 2; do
+			cand=n$(((i + try) % 3 + 1))
+			job=$(squeue -h -t R -w "$cand" -p low -o %i 2>/dev/null | head -n 1)
+			[ -n "$job" ] || continue
+			[ "$(jctl "sum(1 for w in j['workers'] if w['job_id'] == '$job' and w['state'] == 'ready')" ls)" = 4 ] || continue
+			victim=$job node=$cand
+			break
+		done
+		i=$((i + 1))
+		if [ -z "$victim" ]; then
+			log "hard kills ($name): no serving node to preempt now"
+		else
+			n=$(kill_engines "$victim")
+			submit -p high -w "$node" --gres=gpu:8 -n 1 -J es-preempt-"$node" -o /dev/null \
+				--wrap "exec sleep $HIGH_S" >/dev/null
+			kills=$((kills + 1))
+			log "hard kill ($name): SIGKILL to $n engines of job $victim on $node, and a high job there"
+		fi
+		while [ "$SECONDS" -lt "$t_next" ] && [ "$SECONDS" -lt "$t_end" ]; do sleep 0.5; done
+	done
+	wait "$hs" || true
+	wait "$hp" || true
+	ok1=$(metric "elastic_proxy_migrations_total{pool=\"$POOL\",outcome=\"ok\"}")
+	python3 - "$ES_TEST_DIR" "$name" "$mig" "$kills" "$ok0" "$ok1" "$HLEN" >"$ES_TEST_DIR/hard-$name.json" <<'PY'
+import json, sys
+d, name, mig, kills, ok0, ok1, hlen = sys.argv[1:8]
+out = {"migrate": mig == "true", "kills": int(kills), "migrations_ok": float(ok1) - float(ok0),
+       "stream_output_len": int(hlen)}
+for kind in ("stream", "plain"):
+    b = json.load(open("%s/hard-%s-%s.json" % (d, name, kind)))
+    out[kind] = {"completed": b["completed"], "failed": b["failed"],
+                 "sent": b["completed"] + b["failed"],
+                 "failures": [f["message"] for f in b.get("failures", [])][:5]}
+print(json.dumps(out))
+PY
+	log "hard kills, migration $name: $(cat "$ES_TEST_DIR/hard-$name.json")"
+}
+if [ "$HARD_S" -gt 0 ]; then
+	hard_phase off false
+	hard_phase on true
+else
+	echo '{}' >"$ES_TEST_DIR/hard-off.json"
+	echo '{}' >"$ES_TEST_DIR/hard-on.json"
+fi
+
 python3 - "$ES_TEST_DIR" "$REG_LOG" "$REG_DIR/jobs" "$submissions" "$preemptions" \
 	>"$ES_TEST_DIR/measured.json" <<'PY'
 import datetime, json, re, statistics, sys
@@ -207,6 +317,8 @@ print(json.dumps({
     "removal_samples": len(removal),
     "replacement_s_median": statistics.median(replacement) if replacement else float("nan"),
     "replacement_s_max": max(replacement) if replacement else float("nan"),
+    "hard_kills": {"off": json.load(open(d + "/hard-off.json")),
+                   "on": json.load(open(d + "/hard-on.json"))},
     "details": details,
 }))
 PY
@@ -215,6 +327,12 @@ target "failed non-streaming requests ($(val "r['plain']['completed'] + r['plain
 target "failed streams ($(val "r['stream']['completed'] + r['stream']['failed']") sent; none outlives the grace)" "$(val "r['stream']['failed']")" "" "<=" 0
 target "SIGTERM to out of routing, p99 ($(val "r['removal_samples']") workers)" "$(val "r['removal_ms_p99']")" ms "<=" 100
 target "acquirer submissions beyond the 3 jobs" "$(val "r['pool_submissions'] - 3")" "" "<=" 0
+if [ "$HARD_S" -gt 0 ]; then
+	target "failed streams, hard kills, migration on ($(val "r['hard_kills']['on']['stream']['sent']") sent; off: $(val "r['hard_kills']['off']['stream']['failed']") of $(val "r['hard_kills']['off']['stream']['sent']"))" \
+		"$(val "r['hard_kills']['on']['stream']['failed']")" "" "<=" 0
+	target "failed non-streaming requests, hard kills, migration on ($(val "r['hard_kills']['on']['plain']['sent']") sent)" \
+		"$(val "r['hard_kills']['on']['plain']['failed']")" "" "<=" 0
+fi
 json_out "$RESULTS/failover.json" "json.load(open('$ES_TEST_DIR/measured.json'))"
 print_targets "$RESULTS/failover.json"
 python3 - "$RESULTS/failover.json" <<'PY'
@@ -231,5 +349,14 @@ for f in r["failures"]:
     where = (f" (sent {f['sent_after_sigterm_s']:+.3f} s, failed {f['failed_after_sigterm_s']:+.3f} s "
              f"after the SIGTERM of job {f['preempted_job']} on {f['node']})" if "node" in f else "")
     print(f"  failed {f['kind']} request on {f['worker']}: {f['message']}{where}")
+for name in ("off", "on"):
+    h = r["hard_kills"][name]
+    if not h:
+        continue
+    print(f"  hard kills, migration {name}: {h['kills']} kills; streams {h['stream']['failed']} failed "
+          f"of {h['stream']['sent']}, non-streaming {h['plain']['failed']} failed of "
+          f"{h['plain']['sent']}; {h['migrations_ok']:.0f} migrations")
+    for m in h["stream"]["failures"] + h["plain"]["failures"]:
+        print(f"    {m}")
 PY
 ctl down "$POOL" >/dev/null 2>&1 || true

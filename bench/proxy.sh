@@ -2,7 +2,10 @@
 # proxy.sh — the OpenAI proxy's overhead: the same wrk load direct to
 # elastic-sim, through elastic-registry (round_robin and cache_aware), and
 # through nginx (least_conn, keepalive) to the same sims, in one run, at
-# concurrency 1 and 64.
+# concurrency 1 and 64. The registry under test passes answers on as they
+# come, as nginx does (stream migration off); a second registry with stream
+# migration on (registry_mig: each non-streamed request streamed from the
+# engine and assembled) shows what migration costs.
 #
 #   bench/proxy.sh [DURATION] [REPEAT]       (make bench-proxy)
 #
@@ -51,24 +54,37 @@ done
 PA=$(cat "$W/sim-a.port")
 PB=$(cat "$W/sim-b.port")
 
-RPORT=$(free_port)
-cat >"$W/registry.toml" <<EOF
+# registry NAME MIGRATE: starts a registry (stream migration MIGRATE) with
+# both sims as workers; its port and pid go to RPORTS[NAME] and REG_PIDS[NAME].
+declare -A RPORTS=() REG_PIDS=()
+registry() {
+	local name=$1 port p s
+	port=$(free_port)
+	cat >"$W/registry-$name.toml" <<EOF
 log_level = "warn"
 [health]
 heartbeat_timeout = "1h"
 [acquirer]
 poll_interval = "1h"
+[routing]
+migrate = $2
 EOF
-taskset -c 0 "$REG" --config "$W/registry.toml" --listen "127.0.0.1:$RPORT" --auth none \
-	--state-dir "$W/state" --job-script /bin/true --sbatch /bin/false --squeue /bin/true \
-	--scancel /bin/true --sacct '' >"$W/registry.log" 2>&1 &
-REG_PID=$!
-PIDS+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$RPORT/health" >/dev/null 2>&1 && break; sleep 0.05; done
-for s in a b; do
-	p=$(cat "$W/sim-$s.port")
-	curl -sf "http://127.0.0.1:$RPORT/api/v1/workers" -d "{\"id\":\"1.n$s.0\",\"model\":\"sim\",\"url\":\"http://127.0.0.1:$p\",\"host\":\"127.0.0.1\",\"port\":$p,\"job_id\":\"1\",\"node\":\"n$s\",\"slice\":0,\"gpus\":\"0\",\"tp\":1,\"job_end\":0,\"state\":\"ready\"}" >/dev/null
-done
+	taskset -c 0 "$REG" --config "$W/registry-$name.toml" --listen "127.0.0.1:$port" --auth none \
+		--state-dir "$W/state-$name" --job-script /bin/true --sbatch /bin/false \
+		--squeue /bin/true --scancel /bin/true --sacct '' >"$W/registry-$name.log" 2>&1 &
+	PIDS+=($!)
+	REG_PIDS[$name]=$!
+	RPORTS[$name]=$port
+	for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.05; done
+	for s in a b; do
+		p=$(cat "$W/sim-$s.port")
+		curl -sf "http://127.0.0.1:$port/api/v1/workers" -d "{\"id\":\"1.n$s.0\",\"model\":\"sim\",\"url\":\"http://127.0.0.1:$p\",\"host\":\"127.0.0.1\",\"port\":$p,\"job_id\":\"1\",\"node\":\"n$s\",\"slice\":0,\"gpus\":\"0\",\"tp\":1,\"job_end\":0,\"state\":\"ready\"}" >/dev/null
+	done
+}
+registry pass false
+registry mig true
+RPORT=${RPORTS[pass]}
+REG_PID=${REG_PIDS[pass]}
 
 NPORT=$(free_port)
 cat >"$W/nginx.conf" <<EOF
@@ -154,10 +170,14 @@ for rep in $(seq "$REPEAT"); do
 		run registry_rr "http://127.0.0.1:$RPORT/v1/chat/completions" "$W/rr.lua" "$REG_PID" "$c" "$rep"
 		run registry_ca "http://127.0.0.1:$RPORT/v1/chat/completions" "$W/ca.lua" "$REG_PID" "$c" "$rep"
 		run nginx "http://127.0.0.1:$NPORT/v1/chat/completions" "$POST" "$NGINX_WORKER" "$c" "$rep"
+		run registry_mig "http://127.0.0.1:${RPORTS[mig]}/v1/chat/completions" "$W/ca.lua" \
+			"${REG_PIDS[mig]}" "$c" "$rep"
 	done
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
-curl -s "http://127.0.0.1:$RPORT/metrics" | grep -E '^elastic_proxy_(errors|retries)_total' >"$W/proxy-errors" || true
+for port in "${RPORTS[pass]}" "${RPORTS[mig]}"; do
+	curl -s "http://127.0.0.1:$port/metrics" | grep -E '^elastic_proxy_(errors|retries)_total' || true
+done >"$W/proxy-errors"
 
 OUT=bench/results/proxy-$(date -u +%Y%m%dT%H%M%SZ).json
 python3 - "$W/raw" "$OUT" "$DUR" "$REPEAT" "$LOAD0" "$LOAD1" "$(nproc)" "$("$NGINX" -v 2>&1)" <<'EOF'
@@ -167,11 +187,12 @@ rows = [json.loads(l) for l in open(raw)]
 def med(t, c, k):
     v = [r[k] for r in rows if r["target"] == t and r["c"] == c]
     return statistics.median(v)
-targets = ["direct", "registry_rr", "registry_ca", "nginx"]
+targets = ["direct", "registry_rr", "registry_ca", "nginx", "registry_mig"]
 res = {"date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
        "machine": "%s CPUs, %s" % (ncpu, platform.platform()), "nginx": ngv,
        "load_before": load0, "load_after": load1, "duration": dur, "repeat": int(repeat),
-       "setup": "2 elastic-sim --time-scale 0 + proxy on CPU 0, wrk -t1 on CPU 1",
+       "setup": "2 elastic-sim --time-scale 0 + proxy on CPU 0, wrk -t1 on CPU 1; registry_rr/_ca "
+                "with stream migration off, registry_mig (cache_aware) with it on",
        "runs": rows, "summary": {}}
 print()
 print("%-12s %4s %10s %9s %9s %8s %9s %9s %10s %10s" % (
@@ -198,6 +219,18 @@ res["targets"] = {
     "ca_c64_vs_nginx >= 0.9": sm["registry_ca_c64"]["x_nginx"],
     "added_p50_c1_us <= 30": sm["registry_ca_c1"]["added_p50_us"],
 }
+# What stream migration costs: the same registry with it on (each request
+# streamed from the engine, its events read, the answer assembled).
+res["migration"] = {}
+for c in (1, 64):
+    m, ca = sm["registry_mig_c%d" % c], sm["registry_ca_c%d" % c]
+    res["migration"]["c%d" % c] = {"x_registry_ca": round(m["rps"] / ca["rps"], 3),
+                                   "added_cpu_us_per_req": round(m["cpu_us_per_req"] - ca["cpu_us_per_req"], 2),
+                                   "added_p50_us": round(m["p50_us"] - ca["p50_us"], 1)}
+    print("stream migration on, c=%d: %.3f x registry_ca's req/s, %+.1f us proxy CPU per request, %+.0f us p50" % (
+        c, res["migration"]["c%d" % c]["x_registry_ca"], res["migration"]["c%d" % c]["added_cpu_us_per_req"],
+        res["migration"]["c%d" % c]["added_p50_us"]))
+print()
 for k, v in res["targets"].items():
     lim = float(k.split()[-1])
     ok = v >= lim if ">=" in k else v <= lim

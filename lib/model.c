@@ -29,7 +29,7 @@ static const char *const keys_scale[] = {
 	"min_nodes", "max_nodes", "target_nodes", "renew_before", NULL,
 };
 static const char *const keys_registry[] = {"url", NULL};
-static const char *const keys_routing[] = {"policy", NULL};
+static const char *const keys_routing[] = {"policy", "migrate", NULL};
 static const char *const *const section_keys[] = {
 	keys_model, keys_engine, keys_parallel, keys_slurm, keys_scale, keys_registry,
 	keys_routing,
@@ -582,6 +582,10 @@ static void parse_routing(struct tcfg *c, const struct toml_value *root, struct 
 	check_keys(c, r, "routing", keys_routing);
 	tcfg_enum(c, r, "routing", "policy", policy_names, &policy);
 	cfg->policy = (enum model_policy)policy;
+	cfg->migrate = -1;
+	int mig;
+	if (tcfg_bool(c, r, "routing", "migrate", &mig) == 1)
+		cfg->migrate = mig;
 }
 
 /* Checks between fields of different sections. */
@@ -826,6 +830,8 @@ void model_dump(const struct model_config *cfg, struct buf *b)
 
 	buf_puts(b, "\n[routing]\n");
 	dump_str(b, "policy", policy_names[cfg->policy]);
+	if (cfg->migrate >= 0)
+		buf_printf(b, "migrate = %s\n", cfg->migrate ? "true" : "false");
 }
 
 void model_free(struct model_config *cfg)

@@ -100,6 +100,8 @@ struct model_config {
 
 	/* [routing] */
 	enum model_policy policy;   /* default cache_aware */
+	int migrate;                /* stream migration: 1 on, 0 off, -1 not
+				       set (the registry's [routing] migrate) */
 };
 
 /* Parses and validates LEN bytes of SRC. FILENAME is used in messages only.

@@ -34,6 +34,17 @@
  * failure before the answer was passed on. A stream passed on that ends
  * without "data: [DONE]" counts against its worker too.
  *
+ * An answer taken event by event (pr->mig, pr->evmode: stream
+ * migration) goes through pr_events() instead: proxy_migrate checks its
+ * first event as above and gives back what the client gets; a failure of
+ * its worker, wherever it is noticed (up_done, a bad event, the worker
+ * leaving the registry: pr_worker_gone), ends in pr_seg_failed(), which
+ * retries as above before the segment's first event and migrates after
+ * it: proxy_migrate_continue() builds the continuation, pr_next() sends it
+ * (seg_attempts counts the attempts of the current segment). pr_error()
+ * on a request whose stream started writes an error event and ends the
+ * stream properly.
+ *
  * The cache-aware table credits the prompt's blocks to the worker that
  * answered: when a 2xx head is accepted, or for checked answers once they
  * passed the check; not when it is chosen, so an attempt that fails and
@@ -63,6 +74,7 @@
 #include "proxy_json.h"
 #include "proxy_keys.h"
 #include "proxy_metrics.h"
+#include "proxy_migrate.h"
 #include "proxy_prefix.h"
 #include "proxy_route.h"
 #include "reg.h"
@@ -124,7 +136,8 @@ struct proxy_req {
 	int64_t t0_ns;                  /* arrival */
 	int64_t t_first_ns;             /* first response body byte; 0: none yet */
 	int64_t deadline_ms;            /* wait for a worker until (monotonic) */
-	unsigned attempts;
+	unsigned attempts;              /* in all */
+	unsigned seg_attempts;          /* for the current segment (see proxy_migrate.h) */
 	const struct reg_worker *tried[MAX_TRIED];
 	struct reg_worker *w;           /* the current attempt's worker (ref held) */
 	struct httpc_req *up;           /* the current attempt; NULL when none */
@@ -132,6 +145,11 @@ struct proxy_req {
 	bool sse;                       /* the response is an event stream */
 	bool hold;                      /* ... held (in coll) until its first event is checked */
 	bool streaming;                 /* the response is being streamed */
+	struct proxy_migrate *mig;      /* taken event by event for migration; NULL:
+					   passed on as it comes (see proxy_migrate.h) */
+	bool evmode;                    /* the current answer goes through mig */
+	bool cont_err;                  /* a continuation was answered with no event
+					   stream: its body is collected for the message */
 	bool paused;                    /* upstream reading paused (backpressure) */
 	int status;                     /* the accepted response's status */
 	char *ctype;                    /* its Content-Type (collected responses) */
@@ -162,6 +180,7 @@ struct proxy {
 	struct proxy_req *reqs;         /* every live request */
 	struct proxy_stats nopool;      /* refused before a pool was known */
 	bool stopping;                  /* proxy_stop: nobody waits any more */
+	struct buf out;                 /* scratch: what an answer's events give the client */
 	/* scratch, grown as needed (single-threaded, not reentrant) */
 	struct proxy_cand *cand;
 	struct reg_worker **cw;
@@ -249,7 +268,19 @@ static enum model_policy pool_policy(struct proxy *p, const struct proxy_pool *p
 	return p->r->cfg->policy;
 }
 
+/* Whether POOL's generations migrate: its model.toml's [routing] migrate,
+ * else the registry's. */
+static bool pool_migrate(struct proxy *p, const struct proxy_pool *pool)
+{
+	const struct reg_pool *rp = reg_pools_find(&p->r->pools, pool->name);
+	if (rp && rp->cfg && rp->cfg->migrate >= 0)
+		return rp->cfg->migrate;
+	return p->cfg->migrate;
+}
+
 /* ---------------------------------------------------------------- workers */
+
+static void pr_worker_gone(struct proxy *p, struct reg_worker *w);
 
 void proxy_worker_changed(struct proxy *p, struct reg_worker *w, enum reg_wstate from)
 {
@@ -304,6 +335,12 @@ void proxy_worker_changed(struct proxy *p, struct reg_worker *w, enum reg_wstate
 	} else {
 		pool_unlist(pool, w);
 	}
+	/* A worker that left for any reason but an orderly stop (a drain, whose
+	 * requests in flight finish: "sigterm", "shutdown") takes its
+	 * generations with it: they move now. */
+	if (w->state == REG_W_GONE && from != REG_W_GONE && strcmp(w->gone_cause, "sigterm") != 0 &&
+	    strcmp(w->gone_cause, "shutdown") != 0)
+		pr_worker_gone(p, w);
 }
 
 /* ---------------------------------------------------------------- accounting */
@@ -396,6 +433,21 @@ static void pr_error(struct proxy_req *pr, int status, enum proxy_cause cause, c
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	struct buf b = BUF_INIT;
+	if (pr->mig && pr->mig->segment > 0 && !pr->mig->started)
+		pr->pool->st.migrations[PROXY_MIG_FAILED]++;
+	if (pr->streaming) {
+		/* Bytes reached the client already: the stream ends with an
+		 * error event, as vLLM ends one whose generation failed. */
+		proxy_migrate_error_event(&b, status, msg);
+		pr_count(pr, pr->status, true, cause, NULL);
+		pr->busy++;
+		httpd_stream_write(pr->req, b.data, b.len);
+		httpd_stream_end(pr->req);
+		pr->busy--;
+		pr->req = NULL;
+		buf_free(&b);
+		return;
+	}
 	oai_error_json(&b, status, msg, param);
 	pr_count(pr, status, true, cause, NULL);
 	if (status == 503)
@@ -480,6 +532,10 @@ static void pr_free(struct proxy_req *pr)
 	if (pr->ctype != pr->ctype_inline)
 		free(pr->ctype);
 	buf_free(&pr->coll);
+	if (pr->mig) {
+		proxy_migrate_free(pr->mig);
+		free(pr->mig);
+	}
 	free(pr);
 }
 
@@ -520,7 +576,7 @@ static void on_drain(struct httpd_req *req, void *arg)
 static bool pr_can_retry(const struct proxy_req *pr)
 {
 	return !pr->accepted && !pr->client_gone &&
-	       pr->attempts < (unsigned)pr->px->cfg->attempts;
+	       pr->seg_attempts < (unsigned)pr->px->cfg->attempts;
 }
 
 static bool retry_status(int status)
@@ -647,6 +703,10 @@ static void pr_forget_answer(struct proxy_req *pr)
 		free(pr->ctype);
 	pr->ctype = NULL;
 	buf_free(&pr->coll);
+	pr->evmode = false;
+	pr->cont_err = false;
+	if (pr->mig)
+		proxy_migrate_reset_segment(pr->mig);
 	if (pr->req)
 		httpd_reset_headers(pr->req);
 }
@@ -724,6 +784,211 @@ static int sse_first_event(const char *buf, size_t len, char *err, size_t errlen
 	}
 }
 
+/* ---------------------------------------------------------------- migration */
+
+/* Ends a request whose answer went through pr->mig and is complete: the
+ * stream's end (what is missing of it), or the assembled answer. W: the
+ * worker that gave the last of it. */
+static void pr_events_end(struct proxy_req *pr, struct reg_worker *w)
+{
+	struct proxy *p = pr->px;
+	struct proxy_migrate *m = pr->mig;
+	pr_count(pr, 200, false, PROXY_C_STATUS, w);
+	buf_reset(&p->out);
+	pr->busy++;
+	if (m->client_stream) {
+		proxy_migrate_complete(m, &p->out);
+		if (p->out.len)
+			httpd_stream_write(pr->req, p->out.data, p->out.len);
+		httpd_stream_end(pr->req);
+	} else {
+		proxy_migrate_answer(m, &p->out);
+		if (m->segment) {
+			char n[16];
+			snprintf(n, sizeof n, "%u", m->segment);
+			httpd_add_header(pr->req, "X-Elastic-Migrations", n);
+		}
+		httpd_reply(pr->req, 200, "application/json", p->out.data, p->out.len);
+	}
+	pr->busy--;
+	pr->req = NULL;
+}
+
+/* The current segment's worker failed (CAUSE, DETAIL) while its answer
+ * went through pr->mig: its request is ended here. Before the segment's
+ * first event another worker is tried, as for any request; after it the
+ * generation goes on on another worker (proxy_migrate_continue), or the
+ * request ends: complete, or with an error (an error event for streams). */
+static void pr_seg_failed(struct proxy_req *pr, enum proxy_cause cause, const char *detail)
+{
+	struct proxy *p = pr->px;
+	struct proxy_migrate *m = pr->mig;
+	struct reg_worker *w = pr->w;
+	char wid[128];
+	snprintf(wid, sizeof wid, "%s", w ? w->id : "?");
+	if (w)
+		worker_failed(pr, cause, detail);
+	if (pr->up)
+		httpc_cancel(pr->up);
+	attempt_end(pr);
+	pr->evmode = false;
+	if (!pr->req || pr->client_gone)
+		return;
+	if (!m->started) {
+		/* Nothing of this segment was taken: another worker may give it. */
+		if (m->segment == 0) {
+			pr_forget_answer(pr);
+		} else {
+			proxy_migrate_reset_segment(m);
+			pr->accepted = false;
+		}
+		if (pr_can_retry(pr)) {
+			pr->pool->st.retries[cause]++;
+			pr_next(pr);
+			return;
+		}
+		if (m->segment == 0)
+			pr_error(pr, cause == PROXY_C_TIMEOUT ? 504 : 502, cause, NULL,
+				 "no worker could answer after %u attempt%s; last: worker %s: %s",
+				 pr->attempts, pr->attempts == 1 ? "" : "s", wid, detail);
+		else
+			pr_error(pr, 502, PROXY_C_STREAM_CUT, NULL,
+				 "no worker could answer after %u attempt%s to continue a generation "
+				 "whose worker failed; last: worker %s: %s",
+				 pr->seg_attempts, pr->seg_attempts == 1 ? "" : "s", wid, detail);
+		return;
+	}
+	size_t blen;
+	const char *body = httpd_req_body(pr->req, &blen);
+	unsigned long long tokens = (unsigned long long)proxy_migrate_tokens(m);
+	char why[256];
+	int rc = proxy_migrate_continue(m, body, blen, (unsigned)p->cfg->max_migrations, why,
+					sizeof why);
+	if (rc == 0) {
+		log_info("request %s: worker %s failed (%s: %s) after the last of %llu tokens: "
+			 "ended here",
+			 m->id, wid, proxy_cause_name(cause), detail, tokens);
+		pr_events_end(pr, w);
+		return;
+	}
+	if (rc < 0) {
+		pr->pool->st.migrations[PROXY_MIG_REFUSED]++;
+		log_info("request %s: worker %s failed (%s: %s) after %llu tokens; not migrated: %s",
+			 m->id, wid, proxy_cause_name(cause), detail, tokens, why);
+		pr_error(pr, 502, PROXY_C_STREAM_CUT, NULL,
+			 "worker %s failed during the generation (%s: %s), and %s", wid,
+			 proxy_cause_name(cause), detail, why);
+		return;
+	}
+	log_info("request %s: worker %s failed (%s: %s) after %llu tokens: migrating (%u of %d)",
+		 m->id, wid, proxy_cause_name(cause), detail, tokens, m->segment,
+		 p->cfg->max_migrations);
+	pr->seg_attempts = 0;
+	pr->accepted = false;
+	pr->deadline_ms = reg_mono_ms() + p->cfg->wait_for_worker_ms;
+	pr_next(pr);
+}
+
+/* Takes LEN bytes of the current answer's event stream (pr->evmode). */
+static void pr_events(struct proxy_req *pr, const char *data, size_t len)
+{
+	struct proxy *p = pr->px;
+	struct proxy_migrate *m = pr->mig;
+	bool was = m->started;
+	char err[400];
+	buf_reset(&p->out);
+	int rc = proxy_migrate_feed(m, data, len, &p->out, err, sizeof err);
+	if (!was && m->started) {
+		if (m->segment == 0) {
+			pr_credit(pr);
+			if (m->client_stream)
+				pr_stream_start(pr);
+		} else {
+			pr->pool->st.migrations[PROXY_MIG_OK]++;
+			log_info("request %s: continued on worker %s after %llu tokens", m->id,
+				 pr->w->id, (unsigned long long)m->base_tokens);
+		}
+	}
+	if (p->out.len && pr->streaming && pr->req && !pr->client_gone)
+		httpd_stream_write(pr->req, p->out.data, p->out.len);
+	if (rc < 0)
+		pr_seg_failed(pr, PROXY_C_BAD_RESPONSE, err);
+}
+
+/* The upstream request of an answer taken event by event ended (ERR). */
+static void pr_events_done(struct proxy_req *pr, int err, struct httpc_req *up)
+{
+	struct proxy_migrate *m = pr->mig;
+	struct reg_worker *w = pr->w;
+	if (pr->client_gone || !pr->req) {
+		attempt_end(pr);
+		return;
+	}
+	if (err == HTTPC_OK && !m->done && m->ev.len)
+		pr_events(pr, "\n\n", 2); /* a last event without its blank line */
+	if (!pr->evmode) /* it failed there */
+		return;
+	if (err == HTTPC_OK && m->done) {
+		if (!pr->t_first_ns)
+			pr->t_first_ns = now_ns();
+		proxy_outlier_success(&((struct proxy_worker *)w->proxy)->out);
+		attempt_end(pr);
+		pr_events_end(pr, w);
+		return;
+	}
+	if (err == HTTPC_OK)
+		pr_seg_failed(pr, PROXY_C_BAD_RESPONSE,
+			      "its event stream ended without \"data: [DONE]\"");
+	else
+		pr_seg_failed(pr, cause_of(err), httpc_req_errmsg(up));
+}
+
+/* A continuation was answered without an event stream (its status and
+ * the start of its body in pr->coll), or failed (ERR) after that. */
+static void pr_cont_refused(struct proxy_req *pr, int err, struct httpc_req *up)
+{
+	struct reg_worker *w = pr->w;
+	char wid[128], body[320];
+	snprintf(wid, sizeof wid, "%s", w ? w->id : "?");
+	size_t bl = pr->coll.len < 300 ? pr->coll.len : 300;
+	for (size_t i = 0; i < bl; i++) {
+		/* Printable ASCII only: the message goes into JSON and logs. */
+		unsigned char c = (unsigned char)pr->coll.data[i];
+		body[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	body[bl] = '\0';
+	int status = pr->status;
+	attempt_end(pr);
+	pr->cont_err = false;
+	buf_free(&pr->coll);
+	if (!pr->req || pr->client_gone)
+		return;
+	log_info("request %s: worker %s answered %d to the continuation: %s", pr->mig->id, wid, status,
+		 err ? httpc_req_errmsg(up) : body);
+	pr_error(pr, 502, PROXY_C_STREAM_CUT, NULL,
+		 "the generation stopped when its worker failed, and worker %s answered %d to "
+		 "its continuation: %s",
+		 wid, status, err ? httpc_req_errmsg(up) : body);
+}
+
+/* W left the registry (not drained): the generations it gives go on on
+ * other workers. */
+static void pr_worker_gone(struct proxy *p, struct reg_worker *w)
+{
+	char d[96];
+	snprintf(d, sizeof d, "it left the registry (%s)", w->gone_cause);
+	struct proxy_req *next;
+	for (struct proxy_req *pr = p->reqs; pr; pr = next) {
+		next = pr->next;
+		if (pr->w != w || !pr->up || !pr->evmode)
+			continue;
+		pr->busy++;
+		pr_seg_failed(pr, PROXY_C_RESET, d);
+		pr->busy--;
+		pr_after(pr);
+	}
+}
+
 static void up_head(struct httpc_req *up, const struct httpc_resp *resp, void *arg)
 {
 	struct proxy_req *pr = arg;
@@ -745,6 +1010,16 @@ static void up_head(struct httpc_req *up, const struct httpc_resp *resp, void *a
 	pr->status = status;
 	if (pr->client_gone)
 		goto out;
+	if (pr->mig && pr->mig->segment > 0) {
+		/* A continuation: its head is not the client's (sent already,
+		 * or kept for the assembled answer). */
+		const char *ct = httpc_resp_header(resp, "Content-Type");
+		if (status >= 200 && status < 300 && ct && strncasecmp(ct, "text/event-stream", 17) == 0)
+			pr->evmode = true;
+		else
+			pr->cont_err = true;
+		goto out;
+	}
 	const char *ctype = NULL, *cl = NULL;
 	unsigned n = httpc_resp_header_count(resp);
 	for (unsigned i = 0; i < n; i++) {
@@ -773,7 +1048,9 @@ static void up_head(struct httpc_req *up, const struct httpc_resp *resp, void *a
 		pr_credit(pr);
 	if (ctype && strncasecmp(ctype, "text/event-stream", 17) == 0) {
 		pr->sse = true;
-		if (checked)
+		if (checked && pr->mig)
+			pr->evmode = true;
+		else if (checked)
 			pr->hold = true;
 		else
 			pr_stream_start(pr);
@@ -794,7 +1071,13 @@ static void up_body(struct httpc_req *up, const char *data, size_t len, void *ar
 	if (pr->client_gone)
 		return;
 	pr->busy++;
-	if (pr->hold) {
+	if (pr->evmode) {
+		pr_events(pr, data, len);
+	} else if (pr->cont_err) {
+		if (pr->coll.len < 4096)
+			buf_append(&pr->coll, data, len < 4096 ? len : 4096);
+		goto out;
+	} else if (pr->hold) {
 		/* A stream held until its first event is known good. */
 		buf_append(&pr->coll, data, len);
 		char why[200];
@@ -825,7 +1108,9 @@ static void up_body(struct httpc_req *up, const char *data, size_t len, void *ar
 		if (pr->sse)
 			pr_tail(pr, data, len);
 	}
-	if (!pr->client_gone && pr->req && !pr->paused && httpd_req_outbuf_len(pr->req) > HIWAT) {
+	/* (After a migration the upstream is another one, or none.) */
+	if (pr->up == up && !pr->client_gone && pr->req && !pr->paused &&
+	    httpd_req_outbuf_len(pr->req) > HIWAT) {
 		pr->paused = true;
 		httpc_pause(up);
 	}
@@ -841,6 +1126,14 @@ static void up_done(struct httpc_req *up, int err, const struct httpc_resp *resp
 	struct reg_worker *w = pr->w;
 	pr->busy++;
 	pr->up = NULL; /* finishing: nothing to cancel */
+	if (pr->cont_err) {
+		pr_cont_refused(pr, err, up);
+		goto out;
+	}
+	if (pr->evmode) {
+		pr_events_done(pr, err, up);
+		goto out;
+	}
 	if (err == HTTPC_OK) {
 		if (!pr->t_first_ns)
 			pr->t_first_ns = now_ns();
@@ -958,6 +1251,10 @@ static void pr_attempt(struct proxy_req *pr, struct reg_worker *w)
 	}
 	size_t blen;
 	const char *body = httpd_req_body(req, &blen);
+	if (pr->mig && pr->mig->body.len) {
+		body = pr->mig->body.data;
+		blen = pr->mig->body.len;
+	}
 	struct httpc_request rq = {
 		.method = httpd_req_method(req),
 		.url = url,
@@ -978,7 +1275,9 @@ static void pr_attempt(struct proxy_req *pr, struct reg_worker *w)
 	if (pr->attempts < MAX_TRIED)
 		pr->tried[pr->attempts] = w;
 	pr->attempts++;
+	pr->seg_attempts++;
 	pr->accepted = false;
+	pr->paused = false;
 	struct httpc_req *up = ul < (int)sizeof url ? httpc_start(p->hc, &rq, err, sizeof err) : NULL;
 	if (!up) {
 		if (ul >= (int)sizeof url)
@@ -1024,7 +1323,12 @@ static void pr_wait(struct proxy_req *pr)
 	struct proxy_pool *pool = pr->pool;
 	int64_t left = pr->deadline_ms - reg_mono_ms();
 	if (p->stopping || left <= 0) {
-		if (pr->attempts)
+		if (pr->mig && pr->mig->segment > 0)
+			pr_error(pr, 503, PROXY_C_NO_WORKER, NULL,
+				 "the generation stopped when its worker failed, and no other worker "
+				 "of model %s could continue it",
+				 pool->name);
+		else if (pr->attempts)
 			pr_error(pr, 503, PROXY_C_NO_WORKER, NULL,
 				 "no ready worker of model %s is left after %u failed attempt%s",
 				 pool->name, pr->attempts, pr->attempts == 1 ? "" : "s");
@@ -1101,7 +1405,9 @@ static void pr_next(struct proxy_req *pr)
 		if (best != UINT32_MAX)
 			max_score = best + PROXY_RETRY_SLACK;
 	}
-	for (int pass = 1; pass < 4 && n == 0; pass++) {
+	/* A continuation goes only to workers that did not fail this request. */
+	int passes = pr->mig && pr->mig->segment > 0 ? 3 : 4;
+	for (int pass = 1; pass < passes && n == 0; pass++) {
 		for (unsigned i = 0; i < pool->nready; i++) {
 			struct reg_worker *w = pool->ready[i];
 			struct proxy_worker *pw = w->proxy;
@@ -1117,6 +1423,10 @@ static void pr_next(struct proxy_req *pr)
 			c->matched = 0;
 			p->cw[n++] = w;
 		}
+	}
+	if (n == 0) {
+		pr_wait(pr); /* for a worker it has not tried */
+		return;
 	}
 	enum model_policy pol = pr->policy;
 	if (pol == MODEL_POLICY_SESSION && !pr->has_session)
@@ -1396,6 +1706,20 @@ void proxy_handle(struct proxy *p, struct httpd_req *req)
 		pr->has_session = true;
 		pr->session_key = proxy_prefix_hash64(jr.user.p, jr.user.len, p->seed);
 	}
+	if ((ep == EP_CHAT || ep == EP_COMPLETIONS) && pool_migrate(p, pool)) {
+		/* Streams are taken event by event, non-streamed requests that
+		 * can migrate are assembled; the others are passed on as they come. */
+		struct proxy_migrate *m = malloc(sizeof *m);
+		if (!m)
+			abort();
+		proxy_migrate_init(m, ep == EP_CHAT, body, blen, &jr);
+		if (proxy_migrate_handles(m)) {
+			pr->mig = m;
+		} else {
+			proxy_migrate_free(m);
+			free(m);
+		}
+	}
 	pr->next = p->reqs;
 	if (p->reqs)
 		p->reqs->prev = pr;
@@ -1570,6 +1894,7 @@ void proxy_free(struct proxy *p)
 		event_free(p->keys_ev);
 	proxy_keys_free(p->keys);
 	proxy_prefix_free(p->prefix);
+	buf_free(&p->out);
 	free(p->hashes);
 	free(p->cand);
 	free(p->cw);

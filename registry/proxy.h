@@ -26,11 +26,28 @@
  *   retry   connect failure, reset, timeout or a 500/502/503/504 before the
  *           response was accepted: the attempt counts against the worker
  *           (outlier ejection) and the request goes to another worker, up
- *           to `attempts` in all. Never once a byte reached the client: a
- *           stream that fails later is cut (the client sees an incomplete
- *           chunked response)
+ *           to `attempts` in all. Never once a byte reached the client
+ *   migrate a failure after that (stream migration, proxy_migrate.h): in a
+ *           pool with migration on ([routing] migrate, the default),
+ *           chat and completions answers are taken event by event (a
+ *           non-streamed request migration can serve is sent upstream as a
+ *           stream and its answer assembled), so the proxy knows the text
+ *           and tokens so far. When the worker fails mid-answer (reset or
+ *           closed before "data: [DONE]", stream_idle_timeout, an event
+ *           that is not JSON or an error event, or the worker leaving the
+ *           registry for any reason but a drain), a continuation (the text
+ *           so far sent back, max_tokens less what was generated) goes to a
+ *           worker that has not failed this request, and its events are
+ *           spliced into the same response, up to [proxy] max_migrations
+ *           times. A request that cannot migrate (n > 1, logprobs, tool
+ *           calls in progress, the limit reached, no other worker within
+ *           wait_for_worker) ends: a stream with an error event in
+ *           OpenAI's error JSON and "data: [DONE]", as vLLM ends one, other
+ *           requests with 502. In a pool with migration off, answers are
+ *           passed on as they come and a stream that fails after its first
+ *           byte is cut (the client sees an incomplete chunked response)
  *   end     exactly one reply; the attempt's in-flight count comes down on
- *           every path (done, failed, retried, client gone, shutdown)
+ *           every path (done, failed, retried, migrated, client gone, shutdown)
  *
  * A client that disconnects cancels its upstream request (the engine sees
  * the connection close and aborts the generation).

@@ -28,6 +28,8 @@ void proxy_config_init(struct proxy_config *pc)
 	pc->eject_time_ms = 5000;
 	pc->eject_max_ms = 2 * 60000;
 	pc->upstream_idle = 256;
+	pc->max_migrations = 2;
+	pc->migrate = true;
 	proxy_route_params_default(&pc->route);
 	pc->prefix_block = 64;
 	pc->prefix_max_blocks = 2048;
@@ -85,7 +87,7 @@ static const char *const proxy_keys[] = {
 	"api_keys", "keys_file", "max_body", "header_timeout", "body_timeout", "idle_timeout",
 	"write_timeout", "max_connections", "connect_timeout", "response_timeout",
 	"stream_idle_timeout", "wait_for_worker", "attempts", "eject_after", "eject_time",
-	"eject_max", "upstream_idle", NULL,
+	"eject_max", "upstream_idle", "max_migrations", NULL,
 };
 
 /* A number (integer or float) in MIN..MAX. */
@@ -151,6 +153,7 @@ void proxy_config_parse(struct tcfg *c, const struct toml_value *root, struct pr
 	tcfg_duration(c, p, "proxy", "eject_time", 10, &pc->eject_time_ms);
 	tcfg_duration(c, p, "proxy", "eject_max", 10, &pc->eject_max_ms);
 	tcfg_int(c, p, "proxy", "upstream_idle", 0, 100000, &pc->upstream_idle);
+	tcfg_int(c, p, "proxy", "max_migrations", 0, 16, &pc->max_migrations);
 	int64_t d[] = {pc->header_timeout_ms, pc->body_timeout_ms, pc->idle_timeout_ms,
 		       pc->write_timeout_ms, pc->connect_timeout_ms, pc->response_timeout_ms,
 		       pc->stream_idle_timeout_ms, pc->wait_for_worker_ms, pc->eject_time_ms,
@@ -175,4 +178,7 @@ void proxy_config_parse_routing(struct tcfg *c, const struct toml_value *r, stru
 	tcfg_int(c, r, "routing", "prefix_block", 16, 4096, &pc->prefix_block);
 	tcfg_int(c, r, "routing", "prefix_max_blocks", 1, 65536, &pc->prefix_max_blocks);
 	tcfg_int(c, r, "routing", "prefix_entries", 1024, 1 << 26, &pc->prefix_entries);
+	int mig;
+	if (tcfg_bool(c, r, "routing", "migrate", &mig) == 1)
+		pc->migrate = mig;
 }

@@ -21,8 +21,12 @@
  *   eject_time = "5s"            # first ejection, doubled each time in a row
  *   eject_max = "2m"
  *   upstream_idle = 256          # idle keep-alive connections kept per worker
+ *   max_migrations = 2           # times one generation may move to another worker
+ *                                # after its worker failed (0: never; see proxy_migrate.h)
  *
  *   [routing]                    # besides policy (registry/reg_config.h)
+ *   migrate = true               # stream migration, for pools without a model.toml
+ *                                # (a pool's own [routing] migrate wins)
  *   imbalance_abs = 16           # cache_aware falls back to least_load when its
  *   imbalance_rel = 1.5          # worker's load - min > min(abs, mean) and > rel * min
  *   cache_threshold = 0.5        # a cached prefix must cover this much of the prompt
@@ -67,7 +71,9 @@ struct proxy_config {
 	int64_t eject_time_ms;          /* eject_time (5 s) */
 	int64_t eject_max_ms;           /* eject_max (2 min) */
 	int upstream_idle;              /* upstream_idle (256) */
+	int max_migrations;             /* max_migrations (2; 0: none) */
 	/* [routing] */
+	bool migrate;                   /* migrate (true) */
 	struct proxy_route_params route;/* imbalance_abs, imbalance_rel, cache_threshold */
 	int prefix_block;               /* prefix_block, bytes (64) */
 	int prefix_max_blocks;          /* prefix_max_blocks (2048) */
@@ -78,7 +84,7 @@ struct proxy_config {
  * unknown keys (policy is the registry's). */
 #define PROXY_CONFIG_ROUTING_KEYS                                              \
 	"imbalance_abs", "imbalance_rel", "cache_threshold", "prefix_block",   \
-		"prefix_max_blocks", "prefix_entries"
+		"prefix_max_blocks", "prefix_entries", "migrate"
 
 void proxy_config_init(struct proxy_config *pc);
 void proxy_config_free(struct proxy_config *pc);

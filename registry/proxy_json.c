@@ -325,6 +325,58 @@ static enum role key_role(enum ctx ctx, const struct proxy_json_str *k, unsigned
 	}
 }
 
+/* The enum proxy_json_top of a top-level key K, or -1. */
+static int top_index(const struct proxy_json_str *k)
+{
+	static const struct {
+		const char *name;
+		int top;
+	} names[] = {
+		{"stream", PROXY_JSON_T_STREAM},
+		{"stream_options", PROXY_JSON_T_STREAM_OPTIONS},
+		{"messages", PROXY_JSON_T_MESSAGES},
+		{"prompt", PROXY_JSON_T_PROMPT},
+		{"max_tokens", PROXY_JSON_T_MAX_TOKENS},
+		{"max_completion_tokens", PROXY_JSON_T_MAX_COMPLETION},
+		{"min_tokens", PROXY_JSON_T_MIN_TOKENS},
+		{"n", PROXY_JSON_T_N},
+		{"best_of", PROXY_JSON_T_BEST_OF},
+		{"logprobs", PROXY_JSON_T_LOGPROBS},
+		{"prompt_logprobs", PROXY_JSON_T_PROMPT_LOGPROBS},
+		{"echo", PROXY_JSON_T_ECHO},
+		{"use_beam_search", PROXY_JSON_T_BEAM},
+		{"tools", PROXY_JSON_T_TOOLS},
+		{"tool_choice", PROXY_JSON_T_TOOL_CHOICE},
+		{"response_format", PROXY_JSON_T_RESPONSE_FORMAT},
+		{"guided_json", PROXY_JSON_T_GUIDED},
+		{"guided_regex", PROXY_JSON_T_GUIDED},
+		{"guided_choice", PROXY_JSON_T_GUIDED},
+		{"guided_grammar", PROXY_JSON_T_GUIDED},
+		{"structured_outputs", PROXY_JSON_T_GUIDED},
+		{"continue_final_message", PROXY_JSON_T_CONTINUE_FINAL},
+		{"add_generation_prompt", PROXY_JSON_T_ADD_GEN_PROMPT},
+	};
+	const char *p = k->p;
+	size_t n = k->len;
+	char tmp[32];
+	if (k->escaped) {
+		/* The longest name is 22 bytes; an escape is at most 12 per character. */
+		if (n > 22 * 12)
+			return -1;
+		int l = proxy_json_unescape(k, tmp, sizeof tmp);
+		if (l < 0)
+			return -1;
+		p = tmp;
+		n = (size_t)l;
+	}
+	if (n == 0 || n > 22)
+		return -1;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strlen(names[i].name) == n && memcmp(names[i].name, p, n) == 0)
+			return names[i].top;
+	return -1;
+}
+
 static enum role elem_role(enum ctx ctx)
 {
 	switch (ctx) {
@@ -361,6 +413,8 @@ static int scan(const char *buf, size_t len, struct proxy_json_req *out,
 	unsigned depth = 0, seen = 0;
 	enum state st = S_VALUE;
 	enum role role = R_ROOT;
+	int top_k = -1;     /* the top-level member whose value is being read */
+	size_t top_off = 0; /* where that value (a container) began */
 	memset(out, 0, sizeof *out);
 	out->stream = -1;
 	if (errlen)
@@ -400,6 +454,10 @@ static int scan(const char *buf, size_t len, struct proxy_json_req *out,
 					return fail_type(&s, s.pos, "'user' must be a string");
 				if (depth == PROXY_JSON_MAX_DEPTH)
 					return fail(&s, s.pos, "%s", "nested too deeply");
+				if (role == R_ROOT)
+					out->root_off = s.pos;
+				else if (depth == 1 && top_k >= 0)
+					top_off = s.pos;
 				struct frame *f = &stack[depth++];
 				f->obj = obj;
 				f->ctx = (unsigned char)open_ctx(role, obj);
@@ -452,6 +510,10 @@ static int scan(const char *buf, size_t len, struct proxy_json_req *out,
 				if (role == R_PROMPT && lit != 2)
 					emit(&s, buf + vstart, s.pos - vstart);
 			}
+			if (depth == 1 && top_k >= 0) {
+				out->top[top_k] = (struct proxy_json_span){vstart, s.pos - vstart};
+				top_k = -1;
+			}
 			st = S_AFTER;
 			continue;
 		case S_AFTER: {
@@ -490,6 +552,8 @@ static int scan(const char *buf, size_t len, struct proxy_json_req *out,
 		s.pos++;
 		unsigned once = 0;
 		role = plain ? R_OTHER : key_role((enum ctx)stack[depth - 1].ctx, &k, &once);
+		if (depth == 1)
+			top_k = plain ? -1 : top_index(&k);
 		if (once) {
 			if (seen & once) {
 				char name[80];
@@ -513,6 +577,10 @@ static int scan(const char *buf, size_t len, struct proxy_json_req *out,
 		struct frame *f = &stack[--depth];
 		if (f->ctx == C_RAW)
 			emit(&s, buf + f->start, s.pos - f->start);
+		if (depth == 1 && top_k >= 0) {
+			out->top[top_k] = (struct proxy_json_span){top_off, s.pos - top_off};
+			top_k = -1;
+		}
 		st = S_AFTER;
 		continue;
 	}

@@ -15,6 +15,10 @@
  *                      or the "text" of each part of an array), then
  *                      "prompt" / "input" (a string; any other value is
  *                      passed as its raw JSON text, e.g. token ids)
+ *   top-level spans    where the values of the top-level members that
+ *                      stream migration checks or rewrites are in the body
+ *                      (enum proxy_json_top; the last one of a repeated
+ *                      key, as Python's json reads it)
  *
  * Keys are compared after decoding their escapes ("mod\u0065l" is
  * "model"), and a top-level key the proxy reads may appear only once: the
@@ -39,6 +43,39 @@ struct proxy_json_str {
 	bool escaped;  /* holds at least one backslash escape */
 };
 
+/* Top-level members whose values proxy_json_scan locates (for
+ * registry/proxy_migrate: what makes a request migratable, and what its
+ * continuation rewrites). */
+enum proxy_json_top {
+	PROXY_JSON_T_STREAM,         /* "stream" */
+	PROXY_JSON_T_STREAM_OPTIONS, /* "stream_options" */
+	PROXY_JSON_T_MESSAGES,       /* "messages" */
+	PROXY_JSON_T_PROMPT,         /* "prompt" */
+	PROXY_JSON_T_MAX_TOKENS,     /* "max_tokens" */
+	PROXY_JSON_T_MAX_COMPLETION, /* "max_completion_tokens" */
+	PROXY_JSON_T_MIN_TOKENS,     /* "min_tokens" */
+	PROXY_JSON_T_N,              /* "n" */
+	PROXY_JSON_T_BEST_OF,        /* "best_of" */
+	PROXY_JSON_T_LOGPROBS,       /* "logprobs" */
+	PROXY_JSON_T_PROMPT_LOGPROBS,/* "prompt_logprobs" */
+	PROXY_JSON_T_ECHO,           /* "echo" */
+	PROXY_JSON_T_BEAM,           /* "use_beam_search" */
+	PROXY_JSON_T_TOOLS,          /* "tools" */
+	PROXY_JSON_T_TOOL_CHOICE,    /* "tool_choice" */
+	PROXY_JSON_T_RESPONSE_FORMAT,/* "response_format" */
+	PROXY_JSON_T_GUIDED,         /* "guided_json", "guided_regex", "guided_choice",
+					"guided_grammar", "structured_outputs" */
+	PROXY_JSON_T_CONTINUE_FINAL, /* "continue_final_message" */
+	PROXY_JSON_T_ADD_GEN_PROMPT, /* "add_generation_prompt" */
+	PROXY_JSON_T_N_KEYS
+};
+
+/* Where a value is in the body: BUF[off..off+len). */
+struct proxy_json_span {
+	size_t off;
+	size_t len; /* 0: the member is absent */
+};
+
 /* What the scanner found. */
 struct proxy_json_req {
 	struct proxy_json_str model; /* "model" */
@@ -47,6 +84,8 @@ struct proxy_json_req {
 	bool has_messages;           /* "messages" is present */
 	bool has_prompt;             /* "prompt" or "input" is present */
 	unsigned pieces;             /* prompt pieces passed to the callback */
+	size_t root_off;             /* the top-level object's '{' */
+	struct proxy_json_span top[PROXY_JSON_T_N_KEYS]; /* see enum proxy_json_top */
 	size_t err_off;              /* after an error: the byte it concerns */
 };
 

@@ -14,6 +14,13 @@ const char *proxy_cause_name(enum proxy_cause c)
 	return (unsigned)c < PROXY_C_N ? cause_names[c] : "unknown";
 }
 
+static const char *const mig_names[PROXY_MIG_N] = {"ok", "failed", "refused"};
+
+const char *proxy_mig_name(enum proxy_mig o)
+{
+	return (unsigned)o < PROXY_MIG_N ? mig_names[o] : "unknown";
+}
+
 const double proxy_hist_bounds[PROXY_HIST_N] = {
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 	1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600,
@@ -68,7 +75,7 @@ static void head(struct buf *out, const char *name, const char *type, const char
 	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-enum what { W_CODES, W_ERRORS, W_RETRIES, W_ROUTED, W_INFLIGHT, W_WAITING, W_EJECTED,
+enum what { W_CODES, W_ERRORS, W_RETRIES, W_ROUTED, W_MIGRATIONS, W_INFLIGHT, W_WAITING, W_EJECTED,
 	    W_EJECTIONS, W_PREFIX };
 
 static void family(struct buf *out, const char *name, const char *type, const char *help,
@@ -101,6 +108,13 @@ static void family(struct buf *out, const char *name, const char *type, const ch
 				if (st->routed[c]) {
 					series(out, name, r, "decision", proxy_why_name((enum proxy_why)c));
 					buf_printf(out, " %llu\n", (unsigned long long)st->routed[c]);
+				}
+			break;
+		case W_MIGRATIONS:
+			for (int c = 0; c < PROXY_MIG_N; c++)
+				if (st->migrations[c]) {
+					series(out, name, r, "outcome", mig_names[c]);
+					buf_printf(out, " %llu\n", (unsigned long long)st->migrations[c]);
 				}
 			break;
 		case W_INFLIGHT:
@@ -162,6 +176,9 @@ void proxy_metrics_render(struct buf *out, const struct proxy_metrics_row *p, si
 	family(out, "elastic_proxy_routing_total", "counter",
 	       "Routing decisions by pool (cache_hit, cache_miss, imbalanced, least_load, round_robin, session).",
 	       p, np, W_ROUTED);
+	family(out, "elastic_proxy_migrations_total", "counter",
+	       "Generations moved to another worker after theirs failed mid-answer, by pool and outcome (ok: a continuation took over; failed: no worker could continue; refused: not migratable, or max_migrations reached).",
+	       p, np, W_MIGRATIONS);
 	family(out, "elastic_proxy_inflight", "gauge", "Requests in flight to the workers of a pool.",
 	       p, np, W_INFLIGHT);
 	family(out, "elastic_proxy_waiting", "gauge", "Requests waiting for a ready worker, by pool.",

@@ -9,6 +9,9 @@
  *   errors_total{pool,cause}             requests that failed, by cause
  *   retries_total{pool,cause}            attempts retried, by the cause
  *   routing_total{pool,decision}         policy decisions (cache_hit...)
+ *   migrations_total{pool,outcome}       generations moved to another worker
+ *                                        after theirs failed mid-answer (ok,
+ *                                        failed, refused: see proxy_migrate.h)
  *   inflight{pool}, waiting{pool}        gauges
  *   ttft_seconds{pool}, e2e_seconds{pool}  histograms, measured at the
  *                                        proxy: request received -> first
@@ -53,6 +56,17 @@ enum proxy_cause {
 /* "bad_request", "unauthorized", ... */
 const char *proxy_cause_name(enum proxy_cause c);
 
+/* What became of a generation whose worker failed after its first event. */
+enum proxy_mig {
+	PROXY_MIG_OK,      /* a continuation took over on another worker */
+	PROXY_MIG_FAILED,  /* no worker could continue it */
+	PROXY_MIG_REFUSED, /* not migratable, or max_migrations reached */
+};
+#define PROXY_MIG_N 3
+
+/* "ok", "failed", "refused". */
+const char *proxy_mig_name(enum proxy_mig o);
+
 #define PROXY_HIST_N 20 /* finite buckets */
 
 /* A latency histogram in seconds, with fixed buckets from 0.5 ms to 10 min. */
@@ -73,6 +87,7 @@ struct proxy_stats {
 	uint64_t errors[PROXY_C_N];    /* failed requests (pool) or attempts (worker) */
 	uint64_t retries[PROXY_C_N];   /* attempts retried, by cause (pool) */
 	uint64_t routed[PROXY_WHY_N];  /* routing decisions (pool) */
+	uint64_t migrations[PROXY_MIG_N]; /* stream migrations (pool) */
 	uint64_t ejections;            /* outlier ejections (worker) */
 	struct proxy_hist ttft, e2e;
 };

@@ -132,6 +132,7 @@ static const struct err_case err_cases[] = {
 	 "4:7: registry.url \"login1:8780\" must be an http:// URL with a host, e.g. \"http://login1:8780\""},
 	{MIN "[registry]\nurl = \"http://\"\n",
 	 "4:7: registry.url \"http://\" must be an http:// URL with a host, e.g. \"http://login1:8780\""},
+	{MIN "[routing]\nmigrate = 1\n", "4:11: routing.migrate must be a boolean, not an integer"},
 	{MIN "[routing]\npolicy = \"cache-aware\"\n",
 	 "4:10: unknown routing.policy \"cache-aware\" (did you mean \"cache_aware\"?); expected one of: cache_aware, round_robin, least_load, session"},
 };
@@ -194,6 +195,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->renew_before_ms, 10 * 60 * 1000);
 	ck_assert_str_eq(cfg->health_path, "/health");
 	ck_assert_int_eq(cfg->policy, MODEL_POLICY_CACHE_AWARE);
+	ck_assert_int_eq(cfg->migrate, -1); /* the registry's */
 	ck_assert_ptr_null(cfg->partition);
 	ck_assert_ptr_null(cfg->registry_url);
 	ck_assert_uint_eq(cfg->nargs, 0);
@@ -234,7 +236,8 @@ static const char full_doc[] =
 	"[registry]\n"
 	"url = \"http://login1:8780\"\n"
 	"[routing]\n"
-	"policy = \"session\"\n";
+	"policy = \"session\"\n"
+	"migrate = false\n";
 
 START_TEST(test_full_and_round_trip)
 {
@@ -252,6 +255,7 @@ START_TEST(test_full_and_round_trip)
 	ck_assert_int_eq(cfg->time_limit_s, 86400);
 	ck_assert_int_eq(model_gpus_per_rank(cfg), 4);
 	ck_assert_int_eq(cfg->policy, MODEL_POLICY_SESSION);
+	ck_assert_int_eq(cfg->migrate, 0);
 	model_dump(cfg, &d1);
 	ck_assert_msg(model_parse(d1.data, d1.len, "dump", &again, &errs) == 0, "%s\n%s", errs.data, d1.data);
 	model_dump(again, &d2);

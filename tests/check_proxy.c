@@ -4,6 +4,10 @@
  * streams at random, and lib/httpc as the client, which also walks away
  * from some requests.
  *
+ * The "migrate" case: fake OpenAI workers that cut, pause or leave
+ * mid-generation, and the generation that goes on on another worker
+ * (stream migration, registry/proxy_migrate.h) in one response.
+ *
  * What must hold: every request gets exactly one complete answer while a
  * healthy worker exists (faults before the first byte are retried), a
  * stream cut after its first byte reaches the client incomplete, and once
@@ -17,6 +21,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <json-c/json.h>
 
 #include "buf.h"
 #include "httpc.h"
@@ -32,6 +37,7 @@ static struct reg_config cfg;
 static char dir[64];
 static char url[64];
 static unsigned seed = 1;
+static bool migrate_on; /* cfg.proxy.migrate of the next setup */
 
 /* ---------------------------------------------------------------- fake workers */
 
@@ -236,6 +242,9 @@ static void setup(void)
 	cfg.proxy.eject_after = 2;
 	cfg.proxy.eject_time_ms = 100;
 	cfg.proxy.eject_max_ms = 400;
+	/* The lifecycle as it is without stream migration (the fake workers'
+	 * answers are not OpenAI's); the migrate case turns it on. */
+	cfg.proxy.migrate = migrate_on;
 	ck_assert_int_eq(reg_config_finish(&cfg, NULL, err, sizeof err), 0);
 	reg = reg_new(base, &cfg, err, sizeof err);
 	ck_assert_msg(reg != NULL, "%s", err);
@@ -743,6 +752,657 @@ START_TEST(test_shutdown_ends_everything)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- migration */
+
+/* Fake OpenAI workers for stream migration: token i is the text "i,"; a
+ * generation has OW_TOTAL tokens (finish "stop") unless max_tokens cuts
+ * it ("length"); a continuation (chat: continue_final_message with the
+ * text so far as the last message; completions: the prompt ending with
+ * it) resumes at the token after the last one it holds, and its usage
+ * counts its prompt as OW_PROMPT + those tokens, as an engine would. */
+#define OW_TOTAL 12
+#define OW_PROMPT 5
+
+enum ow_mode {
+	OW_OK,          /* answers whole */
+	OW_CUT_FIRST,   /* a first request (not a continuation) is cut after cut_at tokens */
+	OW_CUT_ALL,     /* every stream is cut after cut_at tokens */
+	OW_PAUSE_FIRST, /* a first request pauses after cut_at tokens for 1 s */
+	OW_NO_CONT,     /* like OW_CUT_FIRST, and a continuation gets a 400 */
+};
+
+struct ow {
+	struct httpd *h;
+	int port;
+	enum ow_mode mode;
+	int cut_at;
+	char id[32];
+	unsigned requests, continuations;
+};
+
+struct ow_stream {
+	struct ow *o;
+	struct httpd_req *req;
+	struct event *ev;
+	bool chat, usage;
+	int k, next, end;   /* first token, next token, end (exclusive) */
+	int sent;           /* tokens this worker sent */
+	int cut_at;         /* < 0: never */
+	bool paused_once;
+	bool role_sent;
+	char finish[8];
+};
+
+static int ow_live;
+
+static void ows_free(struct ow_stream *s)
+{
+	event_free(s->ev);
+	free(s);
+	ow_live--;
+}
+
+static void ows_close(struct httpd_req *req, void *arg)
+{
+	(void)req;
+	struct ow_stream *s = arg;
+	httpd_stream_abort(s->req);
+	ows_free(s);
+}
+
+static void ows_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct ow_stream *s = arg;
+	struct ow *o = s->o;
+	char ev[512];
+	int n;
+	if (s->sent == s->cut_at && o->mode == OW_PAUSE_FIRST && !s->paused_once) {
+		s->paused_once = true;
+		struct timeval tv = {1, 0};
+		event_add(s->ev, &tv);
+		return;
+	}
+	if (s->sent == s->cut_at && o->mode != OW_PAUSE_FIRST) {
+		httpd_req_on_close(s->req, NULL, NULL);
+		httpd_stream_abort(s->req);
+		ows_free(s);
+		return;
+	}
+	if (s->chat && !s->role_sent) {
+		s->role_sent = true;
+		n = snprintf(ev, sizeof ev,
+			     "data: {\"id\":\"chatcmpl-%s\",\"object\":\"chat.completion.chunk\","
+			     "\"created\":%d,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":"
+			     "\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n",
+			     o->id, o->port);
+		httpd_stream_write(s->req, ev, (size_t)n);
+	} else if (s->next < s->end) {
+		int i = s->next++;
+		bool last = s->next == s->end;
+		char fin[32];
+		snprintf(fin, sizeof fin, last ? "\"%s\"" : "null", s->finish);
+		if (s->chat)
+			n = snprintf(ev, sizeof ev,
+				     "data: {\"id\":\"chatcmpl-%s\",\"object\":\"chat.completion.chunk\","
+				     "\"created\":%d,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":"
+				     "{\"content\":\"%d,\"},\"logprobs\":null,\"finish_reason\":%s}]}\n\n",
+				     o->id, o->port, i, fin);
+		else
+			n = snprintf(ev, sizeof ev,
+				     "data: {\"id\":\"cmpl-%s\",\"object\":\"text_completion\",\"created\":%d,"
+				     "\"model\":\"m\",\"choices\":[{\"index\":0,\"text\":\"%d,\",\"logprobs\":"
+				     "null,\"finish_reason\":%s}]}\n\n",
+				     o->id, o->port, i, fin);
+		httpd_stream_write(s->req, ev, (size_t)n);
+		s->sent++;
+	} else {
+		if (s->usage) {
+			int c = s->end - s->k, p = OW_PROMPT + s->k;
+			n = snprintf(ev, sizeof ev,
+				     "data: {\"id\":\"x-%s\",\"object\":\"x\",\"created\":%d,\"model\":\"m\","
+				     "\"choices\":[],\"usage\":{\"prompt_tokens\":%d,\"total_tokens\":%d,"
+				     "\"completion_tokens\":%d}}\n\n",
+				     o->id, o->port, p, p + c, c);
+			httpd_stream_write(s->req, ev, (size_t)n);
+		}
+		httpd_stream_write(s->req, "data: [DONE]\n\n", 14);
+		httpd_req_on_close(s->req, NULL, NULL);
+		httpd_stream_end(s->req);
+		ows_free(s);
+		return;
+	}
+	struct timeval tv = {0, 5000};
+	event_add(s->ev, &tv);
+}
+
+static void ow_handler(struct httpd_req *req, void *arg)
+{
+	struct ow *o = arg;
+	size_t len;
+	const char *body = httpd_req_body(req, &len);
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *j = json_tokener_parse_ex(tok, body, (int)len), *v;
+	json_tokener_free(tok);
+	ck_assert_msg(j != NULL, "the proxy sent a body that is not JSON: %.*s", (int)len, body);
+	o->requests++;
+	struct ow_stream *s = calloc(1, sizeof *s);
+	s->o = o;
+	s->req = req;
+	s->chat = strcmp(httpd_req_path(req), "/v1/chat/completions") == 0;
+	/* Every request reaches the worker as a stream (assembled answers too). */
+	ck_assert(json_object_object_get_ex(j, "stream", &v) && json_object_get_boolean(v));
+	s->usage = json_object_object_get_ex(j, "stream_options", &v) &&
+		   json_object_object_get_ex(v, "include_usage", &v) && json_object_get_boolean(v);
+	const char *open = "";
+	if (s->chat) {
+		struct json_object *msgs, *last, *c;
+		json_object_object_get_ex(j, "messages", &msgs);
+		last = json_object_array_get_idx(msgs, json_object_array_length(msgs) - 1);
+		if (json_object_object_get_ex(j, "continue_final_message", &v) &&
+		    json_object_get_boolean(v)) {
+			ck_assert(json_object_object_get_ex(j, "add_generation_prompt", &v) &&
+				  !json_object_get_boolean(v));
+			json_object_object_get_ex(last, "content", &c);
+			open = json_object_get_string(c);
+		}
+	} else {
+		json_object_object_get_ex(j, "prompt", &v);
+		open = json_object_get_string(v);
+	}
+	for (const char *p = open; *p; p++)
+		s->k += *p == ',';
+	if (s->k)
+		o->continuations++;
+	int total = OW_TOTAL;
+	snprintf(s->finish, sizeof s->finish, "stop");
+	if (json_object_object_get_ex(j, "max_tokens", &v) && s->k + json_object_get_int(v) < total) {
+		total = s->k + json_object_get_int(v);
+		snprintf(s->finish, sizeof s->finish, "length");
+	}
+	json_object_put(j);
+	if (o->mode == OW_NO_CONT && s->k) {
+		static const char e400[] =
+			"{\"error\":{\"message\":\"continue_final_message \xff unsupported\"}}";
+		free(s);
+		httpd_reply(req, 400, "application/json", e400, sizeof e400 - 1);
+		return;
+	}
+	s->next = s->k;
+	s->end = total;
+	s->cut_at = o->mode == OW_CUT_ALL ||
+			    ((o->mode == OW_CUT_FIRST || o->mode == OW_PAUSE_FIRST || o->mode == OW_NO_CONT) &&
+			     !s->k)
+			    ? o->cut_at : -1;
+	s->ev = evtimer_new(base, ows_tick, s);
+	ow_live++;
+	httpd_req_on_close(req, ows_close, s);
+	httpd_stream_start(req, 200, "text/event-stream");
+	ows_tick(-1, 0, s);
+}
+
+static struct ow *ow_start(const char *id, enum ow_mode mode, int cut_at, const char *model)
+{
+	struct ow *o = calloc(1, sizeof *o);
+	char err[256];
+	o->mode = mode;
+	o->cut_at = cut_at;
+	snprintf(o->id, sizeof o->id, "%s", id);
+	o->h = httpd_new(base, NULL, ow_handler, o);
+	ck_assert_int_eq(httpd_listen(o->h, "127.0.0.1", 0, err, sizeof err), 0);
+	o->port = httpd_port(o->h);
+	struct fw f = {.port = o->port};
+	snprintf(f.id, sizeof f.id, "%s", id);
+	fw_register(&f, model);
+	return o;
+}
+
+static void ow_stop(struct ow *o)
+{
+	httpd_free(o->h);
+	free(o);
+}
+
+static void start_body(struct httpc *hc, struct call *c, const char *path, const char *body)
+{
+	char u[128];
+	snprintf(u, sizeof u, "%s%s", url, path);
+	struct httpc_header h[] = {{"Content-Type", "application/json"}};
+	struct httpc_request rq = {
+		.method = "POST", .url = u, .headers = h, .nheaders = 1, .body = body,
+		.body_len = strlen(body), .total_timeout_ms = 20000, .on_head = c_head,
+		.on_body = c_body, .on_done = c_done, .arg = c,
+	};
+	char err[128];
+	c->cancel_after = -1;
+	c->req = httpc_start(hc, &rq, err, sizeof err);
+	ck_assert_ptr_nonnull(c->req);
+	calls_open++;
+}
+
+/* What a client's event stream held. */
+struct seen {
+	char text[256];
+	char finish[16];
+	int roles, dones, errors, events;
+	char ids[4][64];   /* distinct ids */
+	int nids;
+	long long created;
+	int created_kinds;
+	int usage_p, usage_c, usage_t; /* -1: no usage */
+	char error[512];
+	bool done_last;
+};
+
+static void see(const struct buf *b, struct seen *s)
+{
+	memset(s, 0, sizeof *s);
+	s->usage_p = s->usage_c = s->usage_t = -1;
+	ck_assert_ptr_nonnull(b->data);
+	char *copy = strdup(b->data), *save = NULL;
+	long long created0 = -1;
+	for (char *ev = strtok_r(copy, "\n", &save); ev; ev = strtok_r(NULL, "\n", &save)) {
+		ck_assert_msg(strncmp(ev, "data: ", 6) == 0, "not a data line: %s", ev);
+		s->done_last = false;
+		if (strcmp(ev + 6, "[DONE]") == 0) {
+			s->dones++;
+			s->done_last = true;
+			continue;
+		}
+		s->events++;
+		struct json_object *o = json_tokener_parse(ev + 6), *v, *ch, *d;
+		ck_assert_msg(o != NULL, "an event is not JSON: %s", ev);
+		if (json_object_object_get_ex(o, "error", &v)) {
+			s->errors++;
+			snprintf(s->error, sizeof s->error, "%s",
+				 json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+			json_object_put(o);
+			continue;
+		}
+		json_object_object_get_ex(o, "id", &v);
+		const char *id = json_object_get_string(v);
+		int i;
+		for (i = 0; i < s->nids && strcmp(s->ids[i], id) != 0; i++)
+			;
+		if (i == s->nids && s->nids < 4)
+			snprintf(s->ids[s->nids++], sizeof s->ids[0], "%s", id);
+		json_object_object_get_ex(o, "created", &v);
+		if (json_object_get_int64(v) != created0) {
+			created0 = json_object_get_int64(v);
+			s->created_kinds++;
+			s->created = created0;
+		}
+		if (json_object_object_get_ex(o, "usage", &v) && !json_object_is_type(v, json_type_null)) {
+			struct json_object *x;
+			json_object_object_get_ex(v, "prompt_tokens", &x);
+			s->usage_p = json_object_get_int(x);
+			json_object_object_get_ex(v, "completion_tokens", &x);
+			s->usage_c = json_object_get_int(x);
+			json_object_object_get_ex(v, "total_tokens", &x);
+			s->usage_t = json_object_get_int(x);
+		}
+		json_object_object_get_ex(o, "choices", &v);
+		if (json_object_array_length(v)) {
+			ch = json_object_array_get_idx(v, 0);
+			if (json_object_object_get_ex(ch, "delta", &d)) {
+				if (json_object_object_get_ex(d, "role", &v))
+					s->roles++;
+				if (json_object_object_get_ex(d, "content", &v))
+					strncat(s->text, json_object_get_string(v),
+						sizeof s->text - strlen(s->text) - 1);
+			} else if (json_object_object_get_ex(ch, "text", &v)) {
+				strncat(s->text, json_object_get_string(v), sizeof s->text - strlen(s->text) - 1);
+			}
+			if (json_object_object_get_ex(ch, "finish_reason", &v) &&
+			    !json_object_is_type(v, json_type_null))
+				snprintf(s->finish, sizeof s->finish, "%s", json_object_get_string(v));
+		}
+		json_object_put(o);
+	}
+	free(copy);
+}
+
+static const char *want_text(int n)
+{
+	static char t[256];
+	t[0] = '\0';
+	for (int i = 0; i < n; i++)
+		snprintf(t + strlen(t), sizeof t - strlen(t), "%d,", i);
+	return t;
+}
+
+static unsigned long long metric_value(const char *series)
+{
+	char *m = metrics();
+	const char *l = strstr(m, series);
+	unsigned long long v = l ? strtoull(l + strlen(series) + 1, NULL, 10) : 0;
+	free(m);
+	return v;
+}
+
+static void migrate_setup(void)
+{
+	migrate_on = true;
+	setup();
+	ow_live = 0;
+	cfg.proxy.stream_idle_timeout_ms = 3000;
+}
+
+static void migrate_teardown(void)
+{
+	teardown();
+	migrate_on = false;
+}
+
+START_TEST(test_migrate_streams)
+{
+	/* Two workers; whichever takes a request cuts it after 4 tokens, and
+	 * the other one continues it. Streams of chat and completions, with and
+	 * without usage, and max_tokens: each client sees one response. */
+	struct ow *a = ow_start("1.n1.0", OW_CUT_FIRST, 4, "m"),
+		  *b = ow_start("1.n2.0", OW_CUT_FIRST, 4, "m");
+	struct httpc *hc = httpc_new(base, NULL);
+	static const struct {
+		const char *path, *body;
+		int tokens;
+		const char *finish;
+		bool usage;
+	} cases[] = {
+		{"/v1/chat/completions",
+		 "{\"model\":\"m\",\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+		 "\"messages\":[{\"role\":\"user\",\"content\":\"q\"}]}",
+		 OW_TOTAL, "stop", true},
+		{"/v1/chat/completions",
+		 "{\"model\":\"m\",\"stream\":true,\"max_tokens\":9,\"messages\":[{\"role\":\"user\","
+		 "\"content\":\"q\"}]}",
+		 9, "length", false},
+		{"/v1/completions",
+		 "{\"model\":\"m\",\"stream\":true,\"prompt\":\"q:\",\"max_tokens\":7,"
+		 "\"stream_options\":{\"include_usage\":true}}",
+		 7, "length", true},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct call c;
+		memset(&c, 0, sizeof c);
+		start_body(hc, &c, cases[i].path, cases[i].body);
+		run_calls(10);
+		ck_assert_int_eq(c.err, HTTPC_OK);
+		ck_assert_int_eq(c.status, 200);
+		struct seen s;
+		see(&c.body, &s);
+		ck_assert_msg(s.errors == 0, "case %zu: %s", i, s.error);
+		ck_assert_str_eq(s.text, want_text(cases[i].tokens));
+		ck_assert_str_eq(s.finish, cases[i].finish);
+		ck_assert_int_eq(s.dones, 1);
+		ck_assert(s.done_last);
+		ck_assert_int_eq(s.nids, 1); /* the first worker's id throughout */
+		ck_assert_int_eq(s.created_kinds, 1);
+		ck_assert(strstr(s.ids[0], c.worker) != NULL);
+		if (cases[i].path[4] == 'c' && cases[i].path[5] == 'h')
+			ck_assert_int_eq(s.roles, 1);
+		if (cases[i].usage) {
+			ck_assert_int_eq(s.usage_p, OW_PROMPT);
+			ck_assert_int_eq(s.usage_c, cases[i].tokens);
+			ck_assert_int_eq(s.usage_t, OW_PROMPT + cases[i].tokens);
+		} else {
+			ck_assert_int_eq(s.usage_p, -1);
+		}
+		buf_free(&c.body);
+	}
+	ck_assert_uint_eq(a->continuations + b->continuations, 3);
+	ck_assert_uint_eq(metric_value("elastic_proxy_migrations_total{pool=\"m\",outcome=\"ok\"}"), 3);
+	run_for(50);
+	ck_assert_int_eq(ow_live, 0);
+	ck_assert_uint_eq(reg_workers_find(&reg->workers, "1.n1.0")->inflight, 0);
+	ck_assert_uint_eq(reg_workers_find(&reg->workers, "1.n2.0")->inflight, 0);
+	httpc_free(hc);
+	ow_stop(a);
+	ow_stop(b);
+}
+END_TEST
+
+START_TEST(test_migrate_assembled)
+{
+	/* Non-streamed requests go upstream as streams: the answer assembled
+	 * from both workers' parts, in vLLM's shape, with the usage of the
+	 * whole generation. */
+	struct ow *a = ow_start("2.n1.0", OW_CUT_FIRST, 3, "m"),
+		  *b = ow_start("2.n2.0", OW_CUT_FIRST, 3, "m");
+	struct httpc *hc = httpc_new(base, NULL);
+	for (int chat = 0; chat < 2; chat++) {
+		struct call c;
+		memset(&c, 0, sizeof c);
+		start_body(hc, &c, chat ? "/v1/chat/completions" : "/v1/completions",
+			   chat ? "{\"model\":\"m\",\"max_tokens\":8,\"messages\":[{\"role\":\"user\","
+				  "\"content\":\"q\"}]}"
+				: "{\"model\":\"m\",\"prompt\":\"q:\",\"stream\":false}");
+		run_calls(10);
+		ck_assert_int_eq(c.status, 200);
+		struct json_object *o = json_tokener_parse(c.body.data), *v, *ch;
+		ck_assert_msg(o != NULL, "%s", c.body.data);
+		json_object_object_get_ex(o, "object", &v);
+		ck_assert_str_eq(json_object_get_string(v), chat ? "chat.completion" : "text_completion");
+		json_object_object_get_ex(o, "id", &v);
+		ck_assert(strstr(json_object_get_string(v), c.worker) != NULL);
+		json_object_object_get_ex(o, "choices", &v);
+		ch = json_object_array_get_idx(v, 0);
+		if (chat) {
+			json_object_object_get_ex(ch, "message", &v);
+			json_object_object_get_ex(v, "content", &v);
+		} else {
+			json_object_object_get_ex(ch, "text", &v);
+		}
+		int n = chat ? 8 : OW_TOTAL;
+		ck_assert_str_eq(json_object_get_string(v), want_text(n));
+		json_object_object_get_ex(ch, "finish_reason", &v);
+		ck_assert_str_eq(json_object_get_string(v), chat ? "length" : "stop");
+		json_object_object_get_ex(o, "usage", &v);
+		struct json_object *x;
+		json_object_object_get_ex(v, "prompt_tokens", &x);
+		ck_assert_int_eq(json_object_get_int(x), OW_PROMPT);
+		json_object_object_get_ex(v, "completion_tokens", &x);
+		ck_assert_int_eq(json_object_get_int(x), n);
+		json_object_put(o);
+		buf_free(&c.body);
+	}
+	ck_assert_uint_eq(metric_value("elastic_proxy_migrations_total{pool=\"m\",outcome=\"ok\"}"), 2);
+	run_for(50);
+	ck_assert_int_eq(ow_live, 0);
+	httpc_free(hc);
+	ow_stop(a);
+	ow_stop(b);
+}
+END_TEST
+
+START_TEST(test_migrate_limits)
+{
+	/* Workers that cut every stream after 2 tokens: two migrations, then
+	 * an error event and [DONE], what came before kept. */
+	struct ow *o[4];
+	for (int i = 0; i < 4; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "3.n%d.0", i + 1);
+		o[i] = ow_start(id, OW_CUT_ALL, 2, "m");
+	}
+	struct httpc *hc = httpc_new(base, NULL);
+	struct call c;
+	memset(&c, 0, sizeof c);
+	start_body(hc, &c, "/v1/completions", "{\"model\":\"m\",\"stream\":true,\"prompt\":\"q:\"}");
+	run_calls(10);
+	ck_assert_int_eq(c.err, HTTPC_OK); /* a whole response, not a cut one */
+	struct seen s;
+	see(&c.body, &s);
+	ck_assert_str_eq(s.text, want_text(6));
+	ck_assert_int_eq(s.errors, 1);
+	ck_assert_ptr_nonnull(strstr(s.error, "2 migrations made already (max_migrations)"));
+	ck_assert_ptr_nonnull(strstr(s.error, "\"code\":502"));
+	ck_assert_int_eq(s.dones, 1);
+	ck_assert(s.done_last);
+	buf_free(&c.body);
+	ck_assert_uint_eq(metric_value("elastic_proxy_migrations_total{pool=\"m\",outcome=\"ok\"}"), 2);
+	ck_assert_uint_eq(metric_value("elastic_proxy_migrations_total{pool=\"m\",outcome=\"refused\"}"), 1);
+	ck_assert_uint_eq(metric_value("elastic_proxy_errors_total{pool=\"m\",cause=\"stream_cut\"}"), 1);
+
+	/* A request that cannot migrate (logprobs) ends the same way at once. */
+	memset(&c, 0, sizeof c);
+	start_body(hc, &c, "/v1/chat/completions",
+		   "{\"model\":\"m\",\"stream\":true,\"logprobs\":true,\"messages\":[]}");
+	run_calls(10);
+	see(&c.body, &s);
+	ck_assert_str_eq(s.text, want_text(2));
+	ck_assert_int_eq(s.errors, 1);
+	ck_assert_ptr_nonnull(strstr(s.error, "cannot be migrated (logprobs)"));
+	ck_assert(s.done_last);
+	buf_free(&c.body);
+	ck_assert_uint_eq(metric_value("elastic_proxy_migrations_total{pool=\"m\",outcome=\"refused\"}"), 2);
+
+	/* max_migrations = 0: none. */
+	cfg.proxy.max_migrations = 0;
+	memset(&c, 0, sizeof c);
+	start_body(hc, &c, "/v1/chat/completions", "{\"model\":\"m\",\"stream\":true,\"messages\":[]}");
+	run_calls(10);
+	see(&c.body, &s);
+	ck_assert_int_eq(s.errors, 1);
+	ck_assert_ptr_nonnull(strstr(s.error, "0 migrations made already"));
+	buf_free(&c.body);
+	/* A non-streamed one that cannot continue gets a 502 in JSON. */
+	memset(&c, 0, sizeof c);
+	start_body(hc, &c, "/v1/chat/completions", "{\"model\":\"m\",\"messages\":[]}");
+	run_calls(10);
+	ck_assert_int_eq(c.status, 502);
+	ck_assert_ptr_nonnull(strstr(c.body.data, "max_migrations"));
+	buf_free(&c.body);
+	run_for(50);
+	ck_assert_int_eq(ow_live, 0);
+	for (int i = 0; i < 4; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "3.n%d.0", i + 1);
+		ck_assert_uint_eq(reg_workers_find(&reg->workers, id)->inflight, 0);
+	}
+	httpc_free(hc);
+	for (int i = 0; i < 4; i++)
+		ow_stop(o[i]);
+}
+END_TEST
+
+START_TEST(test_migrate_no_other_worker)
+{
+	/* The only worker cut the stream: a continuation never goes back to a
+	 * worker that failed the request; after wait_for_worker, an error event. */
+	struct ow *a = ow_start("4.n1.0", OW_CUT_FIRST, 3, "m");
+	struct httpc *hc = httpc_new(base, NULL);
+	struct call c;
+	memset(&c, 0, sizeof c);
+	start_body(hc, &c, "/v1/chat/completions", "{\"model\":\"m\",\"stream\":true,\"messages\":[]}");
+	run_calls(10);
+	struct seen s;
+	see(&c.body, &s);
+	ck_assert_str_eq(s.text, want_text(3));
+	ck_assert_int_eq(s.errors, 1);
+	ck_assert_ptr_nonnull(strstr(s.error, "no other worker of model m could continue it"));
+	ck_assert_ptr_nonnull(strstr(s.error, "\"code\":503"));
+	ck_assert_uint_eq(a->continuations, 0);
+	ck_assert_uint_eq(metric_value("elastic_proxy_migrations_total{pool=\"m\",outcome=\"failed\"}"), 1);
+	buf_free(&c.body);
+	run_for(50);
+	ck_assert_int_eq(ow_live, 0);
+	httpc_free(hc);
+	ow_stop(a);
+}
+END_TEST
+
+START_TEST(test_migrate_continuation_refused)
+{
+	/* The other worker refuses the continuation (an engine without
+	 * continue_final_message): the stream ends with an error event that
+	 * says so, its bytes made printable. */
+	struct ow *a = ow_start("6.n1.0", OW_NO_CONT, 3, "m"), *b = ow_start("6.n2.0", OW_NO_CONT, 3, "m");
+	struct httpc *hc = httpc_new(base, NULL);
+	struct call c;
+	memset(&c, 0, sizeof c);
+	start_body(hc, &c, "/v1/chat/completions", "{\"model\":\"m\",\"stream\":true,\"messages\":[]}");
+	run_calls(10);
+	ck_assert_int_eq(c.err, HTTPC_OK);
+	struct seen s;
+	see(&c.body, &s);
+	ck_assert_str_eq(s.text, want_text(3));
+	ck_assert_int_eq(s.errors, 1);
+	ck_assert_msg(strstr(s.error, "answered 400 to its continuation") &&
+			      strstr(s.error, "continue_final_message ? unsupported"),
+		      "%s", s.error);
+	ck_assert(s.done_last);
+	ck_assert_uint_eq(metric_value("elastic_proxy_migrations_total{pool=\"m\",outcome=\"failed\"}"), 1);
+	buf_free(&c.body);
+	run_for(50);
+	ck_assert_int_eq(ow_live, 0);
+	httpc_free(hc);
+	ow_stop(a);
+	ow_stop(b);
+}
+END_TEST
+
+/* Runs the loop until call C has N bytes of body or more. */
+static void run_until_body(struct call *c, size_t n)
+{
+	for (int i = 0; i < 400 && c->body.len < n && !c->done; i++)
+		run_for(5);
+	ck_assert_uint_ge(c->body.len, n);
+}
+
+START_TEST(test_migrate_worker_gone)
+{
+	/* The worker pauses mid-stream (1 s, less than the stream idle
+	 * timeout) and leaves the registry meanwhile: evicted, its stream moves
+	 * at once; deregistered for a drain (sigterm), it finishes its stream. */
+	for (int drain = 0; drain < 2; drain++) {
+		struct ow *a = ow_start(drain ? "5.n3.0" : "5.n1.0", OW_PAUSE_FIRST, 3, "g"),
+			  *b = ow_start(drain ? "5.n4.0" : "5.n2.0", OW_PAUSE_FIRST, 3, "g");
+		struct httpc *hc = httpc_new(base, NULL);
+		struct call c;
+		memset(&c, 0, sizeof c);
+		start_body(hc, &c, "/v1/chat/completions",
+			   "{\"model\":\"g\",\"stream\":true,\"messages\":[]}");
+		/* The role chunk and 3 tokens. */
+		run_until_body(&c, 4 * 150);
+		ck_assert_int_eq(c.done, 0);
+		struct reg_worker *w = reg_workers_find(&reg->workers, c.worker);
+		int64_t t0 = reg_mono_ms();
+		if (drain)
+			reg_workers_apply(&reg->workers, w, REG_WEV_DEREGISTER, "sigterm", reg_now(),
+					  reg_mono_ms());
+		else
+			reg_workers_apply(&reg->workers, w, REG_WEV_EVICT, "heartbeat_timeout", reg_now(),
+					  reg_mono_ms());
+		run_calls(10);
+		int64_t ms = reg_mono_ms() - t0;
+		struct seen s;
+		see(&c.body, &s);
+		ck_assert_msg(s.errors == 0, "%s", s.error);
+		ck_assert_str_eq(s.text, want_text(OW_TOTAL));
+		ck_assert_int_eq(s.nids, 1);
+		unsigned long long moved =
+			metric_value("elastic_proxy_migrations_total{pool=\"g\",outcome=\"ok\"}");
+		if (drain) {
+			ck_assert_uint_eq(moved, 1); /* the eviction's, before */
+			ck_assert_uint_eq(a->continuations + b->continuations, 0);
+			ck_assert_int_ge(ms, 800); /* it waited for the pause */
+		} else {
+			ck_assert_uint_eq(moved, 1);
+			ck_assert_uint_eq(a->continuations + b->continuations, 1);
+			ck_assert_int_lt(ms, 700); /* not after the pause */
+		}
+		buf_free(&c.body);
+		run_for(50);
+		ck_assert_int_eq(ow_live, 0);
+		ck_assert_uint_eq(w->inflight, 0);
+		httpc_free(hc);
+		ow_stop(a);
+		ow_stop(b);
+	}
+}
+END_TEST
+
 Suite *suite_proxy(void)
 {
 	Suite *s = suite_create("proxy");
@@ -757,6 +1417,16 @@ Suite *suite_proxy(void)
 	tcase_add_test(tc, test_stream_cut_and_no_leak);
 	tcase_add_test(tc, test_wait_for_worker);
 	tcase_add_test(tc, test_shutdown_ends_everything);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("migrate");
+	tcase_add_checked_fixture(tc, migrate_setup, migrate_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_migrate_streams);
+	tcase_add_test(tc, test_migrate_assembled);
+	tcase_add_test(tc, test_migrate_limits);
+	tcase_add_test(tc, test_migrate_no_other_worker);
+	tcase_add_test(tc, test_migrate_worker_gone);
+	tcase_add_test(tc, test_migrate_continuation_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -82,6 +82,48 @@ START_TEST(test_completion_prompts)
 }
 END_TEST
 
+/* The bytes of top-level member K's value. */
+static char *span(const char *json, const struct proxy_json_req *r, int k)
+{
+	static char out[256];
+	snprintf(out, sizeof out, "%.*s", (int)r->top[k].len, json + r->top[k].off);
+	return out;
+}
+
+START_TEST(test_top_spans)
+{
+	/* Where the values of the members that migration reads are: scalars,
+	 * containers, escaped keys, the last of a repeated key (as Python's
+	 * json takes it); nested keys of the same names are not top-level. */
+	struct proxy_json_req r;
+	struct buf p = BUF_INIT;
+	char err[200];
+	const char *j = "  {\"model\":\"m\",\"max_tokens\": 12 ,\"n\":1,\"messages\":[{\"role\":\"user\","
+			"\"content\":\"x\",\"max_tokens\":3}],\"stream_options\":{\"include_usage\":true},"
+			"\"logprobs\":null,\"max_\\u0063ompletion_tokens\":7,\"min_tokens\":1,"
+			"\"min_tokens\":2,\"guided_regex\":\"a+\",\"extra\":{\"n\":5}}";
+	ck_assert_int_eq(scan(j, &r, &p, err, sizeof err), 0);
+	ck_assert_uint_eq(r.root_off, 2);
+	ck_assert_str_eq(span(j, &r, PROXY_JSON_T_MAX_TOKENS), "12");
+	ck_assert_str_eq(span(j, &r, PROXY_JSON_T_N), "1");
+	ck_assert_str_eq(span(j, &r, PROXY_JSON_T_MESSAGES),
+			 "[{\"role\":\"user\",\"content\":\"x\",\"max_tokens\":3}]");
+	ck_assert_str_eq(span(j, &r, PROXY_JSON_T_STREAM_OPTIONS), "{\"include_usage\":true}");
+	ck_assert_str_eq(span(j, &r, PROXY_JSON_T_LOGPROBS), "null");
+	ck_assert_str_eq(span(j, &r, PROXY_JSON_T_MAX_COMPLETION), "7");
+	ck_assert_str_eq(span(j, &r, PROXY_JSON_T_MIN_TOKENS), "2");
+	ck_assert_str_eq(span(j, &r, PROXY_JSON_T_GUIDED), "\"a+\"");
+	ck_assert_uint_eq(r.top[PROXY_JSON_T_PROMPT].len, 0);
+	ck_assert_uint_eq(r.top[PROXY_JSON_T_STREAM].len, 0);
+	const char *c = "{\"prompt\":\"a\\\"b\",\"stream\":false}";
+	ck_assert_int_eq(scan(c, &r, &p, err, sizeof err), 0);
+	ck_assert_uint_eq(r.root_off, 0);
+	ck_assert_str_eq(span(c, &r, PROXY_JSON_T_PROMPT), "\"a\\\"b\"");
+	ck_assert_str_eq(span(c, &r, PROXY_JSON_T_STREAM), "false");
+	buf_free(&p);
+}
+END_TEST
+
 START_TEST(test_escaped_keys_and_values)
 {
 	struct proxy_json_req r;
@@ -291,6 +333,7 @@ Suite *suite_proxy_json(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_chat_fields);
 	tcase_add_test(tc, test_completion_prompts);
+	tcase_add_test(tc, test_top_spans);
 	tcase_add_test(tc, test_escaped_keys_and_values);
 	tcase_add_test(tc, test_unescape_limits);
 	tcase_add_test(tc, test_type_errors);

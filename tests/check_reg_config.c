@@ -31,8 +31,11 @@ START_TEST(test_full)
 		"[acquirer]\nmax_pending = 2\npoll_interval = \"1s\"\nbackoff_min = \"1s\"\n"
 		"backoff_max = \"10s\"\ndrain_timeout = \"30s\"\njob_script = \"/opt/job.sh\"\n"
 		"[slurm]\nsbatch = \"/usr/bin/sbatch\"\nsacct = \"\"\ntimeout = \"5s\"\n"
-		"[routing]\npolicy = \"least_load\"\n";
+		"[routing]\npolicy = \"least_load\"\nmigrate = false\n"
+		"[proxy]\nmax_migrations = 5\n";
 	ck_assert_msg(parse(&c, src, &e) == 0, "%s", e.data);
+	ck_assert(!c.proxy.migrate);
+	ck_assert_int_eq(c.proxy.max_migrations, 5);
 	ck_assert_str_eq(c.listen_host, "127.0.0.1");
 	ck_assert_int_eq(c.listen_port, 9999);
 	ck_assert_str_eq(c.advertise_url, "http://login1:9999");
@@ -63,6 +66,8 @@ START_TEST(test_full)
 	ck_assert_int_eq(c.heartbeat_ms, 1000);
 	ck_assert_int_eq(c.heartbeat_timeout_ms, 3000);
 	ck_assert_int_eq(c.max_pending, 4);
+	ck_assert(c.proxy.migrate);
+	ck_assert_int_eq(c.proxy.max_migrations, 2);
 	reg_config_free(&c);
 	buf_free(&e);
 }
@@ -96,6 +101,9 @@ static const struct err_case err_cases[] = {
 	{"[slurm]\nsbatch = \"\"\n", "2:10: slurm.sbatch must not be empty"},
 	{"[slurmm]\n", "1:2: unknown section [slurmm] (did you mean [slurm]?)"},
 	{"[routing]\npolicy = \"random\"\n", NULL},
+	{"[routing]\nmigrate = \"yes\"\n", "2:11: routing.migrate must be a boolean, not a string"},
+	{"[routing]\nmigrat = true\n", "2:1: unknown key \"migrat\" in [routing] (did you mean \"migrate\"?)"},
+	{"[proxy]\nmax_migrations = 17\n", NULL},
 	{"health = 3\n", "1:10: health must be a table ([health]), not an integer"},
 	{"listen = \"a\"\nlisten = \"b\"\n", "2:1: duplicate key \"listen\" (first defined at 1:1)"},
 };

@@ -121,6 +121,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(r == 0);
 	FUZZ_CHECK(jr.stream >= -1 && jr.stream <= 1);
+	/* The top-level spans (stream migration's) are values inside the body. */
+	FUZZ_CHECK(jr.root_off < len && body[jr.root_off] == '{');
+	for (int k = 0; k < PROXY_JSON_T_N_KEYS; k++) {
+		const struct proxy_json_span *sp = &jr.top[k];
+		if (!sp->len)
+			continue;
+		FUZZ_CHECK(sp->off > jr.root_off && sp->off + sp->len < len);
+		char c = body[sp->off], e = body[sp->off + sp->len - 1];
+		FUZZ_CHECK(c != ' ' && c != ',' && c != ':' && e != ' ' && e != ',');
+		FUZZ_CHECK(c != '{' || e == '}');
+		FUZZ_CHECK(c != '[' || e == ']');
+		FUZZ_CHECK(c != '"' || (e == '"' && sp->len >= 2));
+	}
 
 	/* Hashes of the same pieces agree, however the bytes came. */
 	FUZZ_CHECK(h1.n == h2.n);

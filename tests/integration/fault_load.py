@@ -9,7 +9,8 @@ STOPFILE exists, each client on its own keep-alive connection (a new one
 after an error), and records what every client saw:
 
   ok        200 with a chat.completion body, or a stream ending in [DONE]
-  cut       a stream that started (200, events) and ended without [DONE]
+  cut       a stream that started (200, events) and ended without [DONE],
+            or with an error event (how the proxy ends a failed stream)
   refused   no connection (the endpoint is down)
   error     a response other than 200 (status and the error's message)
   broken    a 200 that is not what OpenAI sends (not JSON, bad events)
@@ -86,9 +87,14 @@ def one(box, u, a, stream, rnd):
         if not ev.startswith(b"data: "):
             continue
         try:
-            json.loads(ev[6:])
+            o = json.loads(ev[6:])
         except ValueError:
             return "broken", "an event is not JSON: %r" % ev[:60]
+        if isinstance(o, dict) and "error" in o:
+            # How the proxy ends a stream that failed after it began.
+            return "cut", "stream ended by an error event after %d bytes: %.120s" % (
+                len(buf), str(o["error"].get("message") if isinstance(o["error"], dict)
+                              else o["error"]))
     return "ok", None
 
 

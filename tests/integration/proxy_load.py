@@ -6,7 +6,8 @@
 
 Sends N chat completions (a fraction streamed) with C at a time over keep-alive
 connections, and checks each answer: status 200, a JSON body naming the
-completion, or an SSE stream that ends with "data: [DONE]". A fraction of the
+completion, or an SSE stream that ends with "data: [DONE]" and holds no error
+event (a stream that failed after it began ends with one). A fraction of the
 streamed requests walk away after their first event (closing the connection).
 Prints one JSON line: {"ok": .., "left": .., "failed": [reasons...],
 "workers": {X-Elastic-Worker: count}}.
@@ -68,6 +69,10 @@ def one(conn_box, u, model, stream, leave, max_tokens, rnd):
         return "stream cut: %s" % e, worker
     if not buf.endswith(b"data: [DONE]\n\n"):
         return "incomplete stream: %r" % buf[-100:], worker
+    # A stream that failed after it began ends with an error event, then [DONE].
+    for ev in buf.split(b"\n\n"):
+        if ev.startswith(b"data: {\"error\""):
+            return "stream error event: %r" % ev[:200], worker
     return None, worker
 
 
