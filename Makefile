@@ -18,7 +18,7 @@
 #                        agent, sim) built with ASan, LeakSanitizer and UBSan
 #   make fuzz            every libFuzzer target for FUZZ_TIME s (60) each
 #   make fuzz-NAME       one of them (tests/fuzz/fuzz_NAME.c)
-#   make fuzz-ci         what CI runs: every target for 60 s, fresh corpora, two at a time
+#   make fuzz-ci         what CI runs: every target for 40 s, fresh corpora, two at a time
 #
 # Run one suite: make check-unit CK_RUN_SUITE=toml (and CK_RUN_CASE=...).
 
@@ -311,7 +311,7 @@ fuzz: $(FUZZ_BINS)
 # CI: every target for 60 s from fresh corpora, two at a time (2 cores:
 # about 5 minutes for nine targets); all run even when one crashes.
 FUZZ_JOBS ?= 2
-FUZZ_CI_TIME ?= 60
+FUZZ_CI_TIME ?= 40
 fuzz-ci:
 	@scripts/deps.sh --check 2>/dev/null || scripts/deps.sh
 	@rm -rf $(FZ)/corpus $(FZ)/crashes
