@@ -38,25 +38,10 @@ int rs_opt_int(const char *opt, const char *arg, long lo, long hi, long *out)
 
 int rs_opt_duration(const char *opt, const char *arg, long *ms)
 {
-	char *end;
-	errno = 0;
-	double x = strtod(arg, &end);
-	double scale = -1;
-	if (end != arg && !errno && isfinite(x) && x > 0) {
-		if (!*end || strcmp(end, "s") == 0)
-			scale = 1000;
-		else if (strcmp(end, "ms") == 0)
-			scale = 1;
-		else if (strcmp(end, "m") == 0)
-			scale = 60000;
-		else if (strcmp(end, "h") == 0)
-			scale = 3600000;
-	}
-	if (scale < 0 || x * scale < 1 || x * scale > 86400000.0) {
+	if (rs_conf_parse_duration(arg, ms) < 0 || *ms < 1) {
 		rs_error("%s: '%s' is not a duration such as 500ms, 30s, 10m or 1h", opt, arg);
 		return -1;
 	}
-	*ms = (long)(x * scale);
 	return 0;
 }
 

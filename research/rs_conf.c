@@ -62,8 +62,7 @@ bool rs_conf_known(const char *name)
 	return rs_setting_find(name) != NULL;
 }
 
-/* "500ms", "30s", "1.5s", "2m", "1h" or a number of seconds, into ms. */
-static int rs_parse_duration(const char *v, long *ms)
+int rs_conf_parse_duration(const char *v, long *ms)
 {
 	char *end;
 	errno = 0;
@@ -143,7 +142,7 @@ int rs_conf_set(struct rs_conf *c, const char *name, const char *value, char *er
 		return 0;
 	}
 	case RS_SET_TIMEOUT:
-		if (rs_parse_duration(value, &x) < 0 || x <= 0) {
+		if (rs_conf_parse_duration(value, &x) < 0 || x <= 0) {
 			snprintf(err, errlen, "%s: '%s' is not a duration (500ms, 30s, 2m)", name, value);
 			return -1;
 		}
@@ -152,7 +151,7 @@ int rs_conf_set(struct rs_conf *c, const char *name, const char *value, char *er
 				c->timeout_ms[t] = x;
 		return 0;
 	case RS_SET_BACKOFF:
-		if (rs_parse_duration(value, &x) < 0 || x <= 0) {
+		if (rs_conf_parse_duration(value, &x) < 0 || x <= 0) {
 			snprintf(err, errlen, "%s: '%s' is not a duration (500ms, 1s)", name, value);
 			return -1;
 		}

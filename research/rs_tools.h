@@ -78,6 +78,10 @@ bool rs_conf_known(const char *name);
 const char *rs_conf_env(const struct rs_conf *c, const char *name);
 void rs_conf_free(struct rs_conf *c);
 
+/* A duration: "500ms", "30s", "1.5s", "2m", "1h" or a number of seconds,
+ * at most a day, into *MS. Returns 0, or -1 when V is none. */
+int rs_conf_parse_duration(const char *v, long *ms);
+
 /* The tools array of a chat completion request ("tools": [...], OpenAI
  * function format), a new reference. */
 struct json_object *rs_tools_schema(void);
