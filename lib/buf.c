@@ -192,3 +192,20 @@ void buf_free(struct buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+char *buf_utf8_trim(char *s)
+{
+	size_t len = strlen(s), i = len, back = 0;
+	/* the lead byte of the last sequence: at most 3 continuation bytes back */
+	while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xc0) == 0x80) {
+		i--;
+		back++;
+	}
+	if (i == 0)
+		return s;
+	unsigned c = (unsigned char)s[i - 1];
+	size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	if (c >= 0x80 && need > back + 1)
+		s[i - 1] = '\0';
+	return s;
+}

@@ -41,6 +41,10 @@ void buf_json_str(struct buf *b, const char *s, size_t len);
  * U+10FFFF; NUL counts as valid). When not, *BAD (may be NULL) is the
  * offset of the first byte of the offending sequence. */
 bool buf_utf8_valid(const char *s, size_t len, size_t *bad);
+/* Cuts a UTF-8 sequence left incomplete at the end of the NUL-terminated
+ * string S (snprintf truncating a message that quotes a client's text);
+ * returns S. */
+char *buf_utf8_trim(char *s);
 /* Empties the buffer, keeping its memory. */
 void buf_reset(struct buf *b);
 /* Returns the data (never NULL: "" when empty); the caller owns it and the

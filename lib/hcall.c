@@ -113,7 +113,13 @@ int hcall_parse_url(const char *url, struct hcall_url *u, char *err, size_t errl
 		p += strlen(p);
 	}
 	if (*p) {
-		snprintf(err, errlen, "unexpected '%c' in %s", *p, url);
+		/* one byte of a multi-byte character is not text: show its code */
+		unsigned char c = (unsigned char)*p;
+		if (c > ' ' && c < 0x7f)
+			snprintf(err, errlen, "unexpected '%c' in %s", c, url);
+		else
+			snprintf(err, errlen, "unexpected byte 0x%02x in %s", c, url);
+		buf_utf8_trim(err);
 		return -1;
 	}
 	return 0;

@@ -146,6 +146,7 @@ int reg_body_register(const char *body, size_t len, struct reg_body_register *ou
 bad:
 	json_object_put(o);
 	reg_worker_free(w);
+	buf_utf8_trim(err);
 	return -1;
 }
 
@@ -263,6 +264,7 @@ int reg_body_heartbeat(const char *body, size_t len, struct reg_body_heartbeat *
 bad:
 	json_object_put(o);
 	reg_body_heartbeat_free(out);
+	buf_utf8_trim(err);
 	return -1;
 }
 
@@ -335,6 +337,7 @@ int reg_body_deregister(const char *body, size_t len, struct reg_body_deregister
 bad:
 	json_object_put(o);
 	reg_body_deregister_free(out);
+	buf_utf8_trim(err);
 	return -1;
 }
 
@@ -371,6 +374,7 @@ int reg_body_ended(const char *body, size_t len, struct reg_body_ended *out, cha
 	return 0;
 bad:
 	json_object_put(o);
+	buf_utf8_trim(err);
 	return -1;
 }
 

@@ -60,6 +60,24 @@ START_TEST(test_steal_empty)
 }
 END_TEST
 
+START_TEST(test_utf8_trim)
+{
+	/* what snprintf leaves when it cuts a message inside a character */
+	char a[] = "bad port in http://h:1\xef\xbb";      /* U+FEFF cut after 2 of 3 */
+	ck_assert_str_eq(buf_utf8_trim(a), "bad port in http://h:1");
+	char b[] = "x\xf0\x9f\x98";                        /* 4-byte cut after 3 */
+	ck_assert_str_eq(buf_utf8_trim(b), "x");
+	char c[] = "y\xc3";                                 /* 2-byte cut after 1 */
+	ck_assert_str_eq(buf_utf8_trim(c), "y");
+	/* whole characters and plain text stay */
+	char d[] = "caf\xc3\xa9 \xef\xbb\xbf \xf0\x9f\x98\x80";
+	ck_assert_str_eq(buf_utf8_trim(d), "caf\xc3\xa9 \xef\xbb\xbf \xf0\x9f\x98\x80");
+	char e[] = "", f[] = "abc";
+	ck_assert_str_eq(buf_utf8_trim(e), "");
+	ck_assert_str_eq(buf_utf8_trim(f), "abc");
+}
+END_TEST
+
 START_TEST(test_utf8_valid)
 {
 	static const struct {
@@ -100,6 +118,7 @@ Suite *suite_buf(void)
 	tcase_add_test(tc, test_json_str);
 	tcase_add_test(tc, test_steal_empty);
 	tcase_add_test(tc, test_utf8_valid);
+	tcase_add_test(tc, test_utf8_trim);
 	tcase_add_test(tc, test_numbers);
 	suite_add_tcase(s, tc);
 	return s;

@@ -331,6 +331,14 @@ START_TEST(test_urls)
 		ck_assert_msg(hcall_parse_url(bad[i], &u, err, sizeof err) == -1, "accepted %s", bad[i]);
 	hcall_parse_url("https://x", &u, err, sizeof err);
 	ck_assert_ptr_nonnull(strstr(err, "https is not supported"));
+	/* found by tests/fuzz/fuzz_reg_api: the message named one byte of a
+	 * character (U+FEFF), which is not UTF-8 */
+	ck_assert_int_eq(hcall_parse_url("http://h:1\xef\xbb\xbf" "2", &u, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "unexpected byte 0xef in "));
+	ck_assert(buf_utf8_valid(err, strlen(err), NULL));
+	char small[30];
+	hcall_parse_url("http://h:1\xef\xbb\xbf" "2", &u, small, sizeof small);
+	ck_assert(buf_utf8_valid(small, strlen(small), NULL));
 }
 END_TEST
 
