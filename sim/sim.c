@@ -1,6 +1,7 @@
 /* sim.c — elastic-sim's configuration and model state (see sim.h). */
 #include "sim.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,4 +174,15 @@ void sim_free(struct sim *s)
 	s->tick = s->crash_ev = NULL;
 	s->tok = NULL;
 	s->kv = NULL;
+}
+
+int sim_fail(const char **param, const char *which, char *err, size_t errlen,
+	     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	*param = which;
+	return -1;
 }

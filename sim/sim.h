@@ -101,6 +101,11 @@ extern const struct sim_sched_ops sim_api_ops;
 /* Microseconds since s->t0 (monotonic). */
 uint64_t sim_now(const struct sim *s);
 
+/* For the request checks of sim_tools and sim_schema: formats ERR, sets
+ * *PARAM to WHICH (the request field to blame) and returns -1. */
+int sim_fail(const char **param, const char *which, char *err, size_t errlen,
+	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Validates the configuration; 0 or -1 with ERR set. */
 int sim_config_check(const struct sim_config *cfg, char *err, size_t errlen);
 

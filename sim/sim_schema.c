@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "sim.h"
 #include "sim_tok.h"
 
 /* JSON schema type names, as bits. */
@@ -710,20 +711,6 @@ void sim_schema_generate(const struct sim_schema_req *r, uint64_t seed, size_t m
 
 /* ---------------------------------------------------------------- requests */
 
-static int sr_fail(const char **param, const char *which, char *err, size_t errlen,
-		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int sr_fail(const char **param, const char *which, char *err, size_t errlen,
-		   const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	*param = which;
-	return -1;
-}
-
 void sim_schema_req_free(struct sim_schema_req *r)
 {
 	json_object_put(r->schema);
@@ -736,7 +723,7 @@ static int sr_set(struct sim_schema_req *out, enum sim_schema_kind kind, const c
 		  const char **perr, char *err, size_t errlen)
 {
 	if (out->kind != SIM_SCHEMA_NONE)
-		return sr_fail(perr, param, err, errlen,
+		return sim_fail(perr, param, err, errlen,
 			       "'%s' and '%s' both ask for structured output: use one", out->param,
 			       param);
 	out->kind = kind;
@@ -754,14 +741,14 @@ static int sr_schema(struct sim_schema_req *out, struct json_object *v, const ch
 		s = json_tokener_parse_verbose(json_object_get_string(v), &je);
 		if (!s || je != json_tokener_success) {
 			json_object_put(s);
-			return sr_fail(perr, param, err, errlen, "%s is not valid JSON: %s", path,
+			return sim_fail(perr, param, err, errlen, "%s is not valid JSON: %s", path,
 				       json_tokener_error_desc(je));
 		}
 	} else if (json_object_is_type(v, json_type_object) ||
 		   json_object_is_type(v, json_type_boolean)) {
 		s = json_object_get(v);
 	} else {
-		return sr_fail(perr, param, err, errlen, "%s must be a JSON schema (an object)", path);
+		return sim_fail(perr, param, err, errlen, "%s must be a JSON schema (an object)", path);
 	}
 	if (sr_set(out, SIM_SCHEMA_JSON, param, perr, err, errlen) < 0) {
 		json_object_put(s);
@@ -782,7 +769,7 @@ static int sr_choice(struct sim_schema_req *out, struct json_object *v, const ch
 	for (size_t i = 0; ok && i < json_object_array_length(v); i++)
 		ok = json_object_is_type(json_object_array_get_idx(v, i), json_type_string);
 	if (!ok)
-		return sr_fail(perr, param, err, errlen, "%s must be a non-empty array of strings",
+		return sim_fail(perr, param, err, errlen, "%s must be a non-empty array of strings",
 			       path);
 	if (sr_set(out, SIM_SCHEMA_CHOICE, param, perr, err, errlen) < 0)
 		return -1;
@@ -799,30 +786,30 @@ static int sr_response_format(struct sim_schema_req *out, struct json_object *rf
 		"{\"type\": \"json_schema\", \"json_schema\": {\"name\": ..., \"schema\": {...}}}";
 	struct json_object *type = sc_get(rf, "type");
 	if (!json_object_is_type(rf, json_type_object) || !json_object_is_type(type, json_type_string))
-		return sr_fail(perr, P, err, errlen, "%s", shapes);
+		return sim_fail(perr, P, err, errlen, "%s", shapes);
 	const char *t = json_object_get_string(type);
 	if (strcmp(t, "text") == 0)
 		return 0;
 	if (strcmp(t, "json_object") == 0)
 		return sr_set(out, SIM_SCHEMA_OBJECT, P, perr, err, errlen);
 	if (strcmp(t, "json_schema") != 0)
-		return sr_fail(perr, P, err, errlen, "response_format.type '%.32s' is not one of "
+		return sim_fail(perr, P, err, errlen, "response_format.type '%.32s' is not one of "
 			       "text, json_object, json_schema", t);
 	struct json_object *js = sc_get(rf, "json_schema");
 	if (!json_object_is_type(js, json_type_object))
-		return sr_fail(perr, P, err, errlen,
+		return sim_fail(perr, P, err, errlen,
 			       "response_format of type json_schema needs a 'json_schema' object "
 			       "({\"name\": ..., \"schema\": {...}})");
 	struct json_object *name = sc_get(js, "name"), *strict = sc_get(js, "strict"),
 			   *desc = sc_get(js, "description");
 	if (!json_object_is_type(name, json_type_string) || json_object_get_string_len(name) == 0)
-		return sr_fail(perr, P, err, errlen,
+		return sim_fail(perr, P, err, errlen,
 			       "response_format.json_schema needs a non-empty string 'name'");
 	if (strict && !json_object_is_type(strict, json_type_boolean))
-		return sr_fail(perr, P, err, errlen,
+		return sim_fail(perr, P, err, errlen,
 			       "response_format.json_schema.strict must be a boolean");
 	if (desc && !json_object_is_type(desc, json_type_string))
-		return sr_fail(perr, P, err, errlen,
+		return sim_fail(perr, P, err, errlen,
 			       "response_format.json_schema.description must be a string");
 	/* vLLM also takes the schema under "json_schema" (its alias). */
 	const char *key = sc_has(js, "schema") ? "schema" : "json_schema";
@@ -831,7 +818,7 @@ static int sr_response_format(struct sim_schema_req *out, struct json_object *rf
 		return sr_set(out, SIM_SCHEMA_OBJECT, P, perr, err, errlen);
 	if (!json_object_is_type(schema, json_type_object) &&
 	    !json_object_is_type(schema, json_type_boolean))
-		return sr_fail(perr, P, err, errlen,
+		return sim_fail(perr, P, err, errlen,
 			       "response_format.json_schema.%s must be a JSON schema (an object)", key);
 	char path[64];
 	snprintf(path, sizeof path, "response_format.json_schema.%s", key);
@@ -843,7 +830,7 @@ static int sr_structured_outputs(struct sim_schema_req *out, struct json_object 
 {
 	static const char P[] = "structured_outputs";
 	if (!json_object_is_type(so, json_type_object))
-		return sr_fail(perr, P, err, errlen, "'structured_outputs' must be an object");
+		return sim_fail(perr, P, err, errlen, "'structured_outputs' must be an object");
 	json_object_object_foreach(so, key, v) {
 		if (!v)
 			continue;
@@ -857,20 +844,20 @@ static int sr_structured_outputs(struct sim_schema_req *out, struct json_object 
 				return -1;
 		} else if (strcmp(key, "json_object") == 0) {
 			if (!json_object_is_type(v, json_type_boolean))
-				return sr_fail(perr, P, err, errlen, "%s must be a boolean", path);
+				return sim_fail(perr, P, err, errlen, "%s must be a boolean", path);
 			if (json_object_get_boolean(v) &&
 			    sr_set(out, SIM_SCHEMA_OBJECT, P, perr, err, errlen) < 0)
 				return -1;
 		} else if (strcmp(key, "regex") == 0 || strcmp(key, "grammar") == 0 ||
 			   strcmp(key, "structural_tag") == 0) {
-			return sr_fail(perr, P, err, errlen,
+			return sim_fail(perr, P, err, errlen,
 				       "%s is not supported by elastic-sim (json, choice and "
 				       "json_object are)", path);
 		} else if (strcmp(key, "disable_fallback") != 0 &&
 			   strcmp(key, "disable_any_whitespace") != 0 &&
 			   strcmp(key, "disable_additional_properties") != 0 &&
 			   strcmp(key, "whitespace_pattern") != 0) {
-			return sr_fail(perr, P, err, errlen, "%s is not a field of structured_outputs",
+			return sim_fail(perr, P, err, errlen, "%s is not a field of structured_outputs",
 				       path);
 		}
 	}
@@ -897,7 +884,7 @@ int sim_schema_parse(struct json_object *req, struct sim_schema_req *out, const 
 	static const char *const unsupported[] = {"guided_regex", "guided_grammar", NULL};
 	for (int i = 0; unsupported[i]; i++)
 		if (sc_get(req, unsupported[i]))
-			return sr_fail(param, unsupported[i], err, errlen,
+			return sim_fail(param, unsupported[i], err, errlen,
 				       "'%s' is not supported by elastic-sim (response_format, "
 				       "guided_json and guided_choice are)", unsupported[i]);
 	return 0;

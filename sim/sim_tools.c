@@ -9,23 +9,10 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "sim.h"
 #include "sim_tok.h"
 
 enum tools_choice { CHOICE_AUTO, CHOICE_NONE, CHOICE_REQUIRED, CHOICE_NAMED };
-
-static int tools_fail(const char **param, const char *which, char *err, size_t errlen,
-		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int tools_fail(const char **param, const char *which, char *err, size_t errlen,
-		      const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	*param = which;
-	return -1;
-}
 
 /* Field KEY of O (NULL when absent or null, or O not an object). */
 static struct json_object *tools_get(struct json_object *o, const char *key)
@@ -72,44 +59,44 @@ static int tools_check_one(struct json_object *t, size_t i, const char **param, 
 			   size_t errlen)
 {
 	if (!json_object_is_type(t, json_type_object))
-		return tools_fail(param, "tools", err, errlen, "tools[%zu] must be an object", i);
+		return sim_fail(param, "tools", err, errlen, "tools[%zu] must be an object", i);
 	struct json_object *type = tools_get(t, "type");
 	if (!type || !tools_is_str(type) || strcmp(json_object_get_string(type), "function") != 0)
-		return tools_fail(param, "tools", err, errlen,
+		return sim_fail(param, "tools", err, errlen,
 				  "tools[%zu] needs \"type\": \"function\"", i);
 	struct json_object *f = tools_get(t, "function");
 	if (!f || !json_object_is_type(f, json_type_object))
-		return tools_fail(param, "tools", err, errlen,
+		return sim_fail(param, "tools", err, errlen,
 				  "tools[%zu] needs a 'function' object", i);
 	struct json_object *name = tools_get(f, "name");
 	if (!name || !tools_is_str(name) || json_object_get_string_len(name) == 0)
-		return tools_fail(param, "tools", err, errlen,
+		return sim_fail(param, "tools", err, errlen,
 				  "tools[%zu].function needs a non-empty string 'name'", i);
 	struct json_object *d = tools_get(f, "description");
 	if (d && !tools_is_str(d))
-		return tools_fail(param, "tools", err, errlen,
+		return sim_fail(param, "tools", err, errlen,
 				  "tools[%zu].function.description must be a string", i);
 	struct json_object *ps = tools_get(f, "parameters");
 	if (!ps)
 		return 0;
 	if (!json_object_is_type(ps, json_type_object))
-		return tools_fail(param, "tools", err, errlen,
+		return sim_fail(param, "tools", err, errlen,
 				  "tools[%zu].function.parameters must be a JSON schema object", i);
 	struct json_object *props = tools_get(ps, "properties");
 	if (props) {
 		if (!json_object_is_type(props, json_type_object))
-			return tools_fail(param, "tools", err, errlen,
+			return sim_fail(param, "tools", err, errlen,
 					  "tools[%zu].function.parameters.properties must be an object",
 					  i);
 		json_object_object_foreach(props, key, schema) {
 			if (!json_object_is_type(schema, json_type_object))
-				return tools_fail(param, "tools", err, errlen,
+				return sim_fail(param, "tools", err, errlen,
 						  "tools[%zu]: the schema of property '%.64s' must "
 						  "be an object", i, key);
 			struct json_object *en = tools_get(schema, "enum");
 			if (en && (!json_object_is_type(en, json_type_array) ||
 				   json_object_array_length(en) == 0))
-				return tools_fail(param, "tools", err, errlen,
+				return sim_fail(param, "tools", err, errlen,
 						  "tools[%zu]: the 'enum' of property '%.64s' must "
 						  "be a non-empty array", i, key);
 		}
@@ -117,12 +104,12 @@ static int tools_check_one(struct json_object *t, size_t i, const char **param, 
 	struct json_object *req = tools_get(ps, "required");
 	if (req) {
 		if (!json_object_is_type(req, json_type_array))
-			return tools_fail(param, "tools", err, errlen,
+			return sim_fail(param, "tools", err, errlen,
 					  "tools[%zu].function.parameters.required must be an array "
 					  "of strings", i);
 		for (size_t k = 0; k < json_object_array_length(req); k++)
 			if (!tools_is_str(json_object_array_get_idx(req, k)))
-				return tools_fail(param, "tools", err, errlen,
+				return sim_fail(param, "tools", err, errlen,
 						  "tools[%zu].function.parameters.required must be "
 						  "an array of strings", i);
 	}
@@ -349,7 +336,7 @@ static int tools_choice(struct json_object *req, struct json_object *tools, size
 		if (strcmp(v, "auto") == 0)
 			return 0;
 		if (strcmp(v, "required") != 0)
-			return tools_fail(param, "tool_choice", err, errlen,
+			return sim_fail(param, "tool_choice", err, errlen,
 					  "'tool_choice' must be \"none\", \"auto\", \"required\" "
 					  "or {\"type\": \"function\", \"function\": {\"name\": ...}}");
 		*choice = CHOICE_REQUIRED;
@@ -360,7 +347,7 @@ static int tools_choice(struct json_object *req, struct json_object *tools, size
 		if (!json_object_is_type(tc, json_type_object) || !name || !tools_is_str(name) ||
 		    (type && (!tools_is_str(type) ||
 			      strcmp(json_object_get_string(type), "function") != 0)))
-			return tools_fail(param, "tool_choice", err, errlen,
+			return sim_fail(param, "tool_choice", err, errlen,
 					  "'tool_choice' must be \"none\", \"auto\", \"required\" "
 					  "or {\"type\": \"function\", \"function\": {\"name\": ...}}");
 		const char *want = json_object_get_string(name);
@@ -368,14 +355,14 @@ static int tools_choice(struct json_object *req, struct json_object *tools, size
 		while (i < ntools && strcmp(tools_name(json_object_array_get_idx(tools, i)), want) != 0)
 			i++;
 		if (ntools && i == ntools)
-			return tools_fail(param, "tool_choice", err, errlen,
+			return sim_fail(param, "tool_choice", err, errlen,
 					  "tool_choice names '%.64s', which is not one of the tools",
 					  want);
 		*choice = CHOICE_NAMED;
 		*named = i;
 	}
 	if (ntools == 0)
-		return tools_fail(param, "tool_choice", err, errlen,
+		return sim_fail(param, "tool_choice", err, errlen,
 				  "When using `tool_choice`, `tools` must be set.");
 	return 0;
 }
@@ -399,7 +386,7 @@ int sim_tools_plan(struct json_object *req, unsigned rounds, uint64_t seed, bool
 	size_t ntools = 0;
 	if (tools) {
 		if (!json_object_is_type(tools, json_type_array))
-			return tools_fail(param, "tools", err, errlen,
+			return sim_fail(param, "tools", err, errlen,
 					  "'tools' must be an array of function tools");
 		ntools = json_object_array_length(tools);
 		for (size_t i = 0; i < ntools; i++)
