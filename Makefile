@@ -200,8 +200,8 @@ check-toml: tests/toml-decoder
 	 [ $$rc -eq 0 ] && echo "$$out" | tail -n 1 | grep -q ' 0 failed'
 
 # ---------------------------------------------------------------- sanitized daemons
-# The integration tests with elastic-registry, elastic-agent, elastic-sim
-# and elasticctl built with AddressSanitizer, LeakSanitizer and UBSan
+# The integration tests with elastic-registry, elastic-agent, elastic-sim,
+# elasticctl and elastic-research built with AddressSanitizer, LeakSanitizer and UBSan
 # (the objects of the unit runner, plus the main.c files) in build/san/,
 # laid out like the source tree so that the agent finds elastic-sim beside
 # it. The tests take their programs from ES_BIN (tests/integration/lib.sh)
@@ -212,7 +212,7 @@ check-toml: tests/toml-decoder
 # (the tests do that on purpose) is not. CK_RUN_CASE=NAME runs one test.
 SAN_BIN := build/san
 SAN_LOGS := build/san-logs
-SAN_PROGS := $(foreach d,sim agent registry cli,$(if $(wildcard $(d)/*.c),$(SAN_BIN)/$($(d)_BIN)))
+SAN_PROGS := $(foreach d,sim agent registry cli research,$(if $(wildcard $(d)/*.c),$(SAN_BIN)/$($(d)_BIN)))
 
 $(A)/tests/sanitize/options.o: SAN_CFLAGS += -DES_SAN_LOG_DIR='"$(abspath $(SAN_LOGS))"'
 
@@ -221,7 +221,7 @@ $(SAN_BIN)/$($(1)_BIN): $$(patsubst %.c,$(A)/%.o,$$(wildcard $(1)/*.c)) $(LIB_SR
 	@mkdir -p $$(@D)
 	$$(call msg,LINK,$$@)$$(CC) $(SAN) -o $$@ $$^ $$(PKG_LIBS) -lm
 endef
-$(foreach d,sim agent registry cli,$(eval $(call SAN_PROGRAM_RULE,$(d))))
+$(foreach d,sim agent registry cli research,$(eval $(call SAN_PROGRAM_RULE,$(d))))
 
 # The registry finds its job script at ../etc/elastic-job.sh, as in the tree.
 $(SAN_BIN)/etc:
@@ -242,11 +242,12 @@ check-leaks: all $(RUNNER) san-daemons
 
 # The integration tests that drive the registry and elastic-sim hardest,
 # with both under valgrind's memcheck (scripts/vg-tree.sh): any error or
-# definite/indirect leak in build/vg-logs fails the run. About 3 minutes;
+# definite/indirect leak in build/vg-logs fails the run (elastic-research too,
+# in test_research_e2e). About 6 minutes;
 # tests that time the daemons closely (test_proxy_api: SSE pacing) are not in the list.
 VG_BIN := build/vg
 VG_LOGS := build/vg-logs
-VG_TESTS ?= sim_http registry_cli proxy_keys proxy_limits proxy_faults registry_pool registry_renew fault_registry_kill
+VG_TESTS ?= sim_http registry_cli proxy_keys proxy_limits proxy_faults proxy_migrate registry_pool registry_renew fault_registry_kill research_e2e
 .PHONY: check-valgrind
 check-valgrind: all $(RUNNER)
 	@command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
