@@ -95,21 +95,29 @@ STREAM=$!
 on_exit kill "$PLAIN" "$STREAM"
 sleep "$WARM"
 
-# Preempt a node every EVERY seconds, in turn, choosing one whose job serves.
-: >"$ES_TEST_DIR/preemptions"
-t_end=$((SECONDS + SECONDS_PREEMPT))
-i=0
-while [ "$SECONDS" -lt "$t_end" ]; do
-	t_next=$((SECONDS + EVERY))
+# pick_victim: sets victim (a job) and node to the first of n1..n3, from
+# the I-th in turn, whose low-priority job has its 4 workers ready; both
+# empty when none has.
+pick_victim() {
 	victim='' node=''
+	local try cand job
 	for try in 0 1 2; do
 		cand=n$(((i + try) % 3 + 1))
 		job=$(squeue -h -t R -w "$cand" -p low -o %i 2>/dev/null | head -n 1)
 		[ -n "$job" ] || continue
 		[ "$(jctl "sum(1 for w in j['workers'] if w['job_id'] == '$job' and w['state'] == 'ready')" ls)" = 4 ] || continue
 		victim=$job node=$cand
-		break
+		return
 	done
+}
+
+# Preempt a node every EVERY seconds, in turn, choosing one whose job serves.
+: >"$ES_TEST_DIR/preemptions"
+t_end=$((SECONDS + SECONDS_PREEMPT))
+i=0
+while [ "$SECONDS" -lt "$t_end" ]; do
+	t_next=$((SECONDS + EVERY))
+	pick_victim
 	i=$((i + 1))
 	if [ -z "$victim" ]; then
 		log "no serving node to preempt now"
@@ -185,15 +193,7 @@ hard_phase() {
 	t_end=$((SECONDS + HARD_S))
 	while [ "$SECONDS" -lt "$t_end" ]; do
 		t_next=$((SECONDS + HEVERY))
-		victim='' node=''
-		for try in 0 1 2; do
-			cand=n$(((i + try) % 3 + 1))
-			job=$(squeue -h -t R -w "$cand" -p low -o %i 2>/dev/null | head -n 1)
-			[ -n "$job" ] || continue
-			[ "$(jctl "sum(1 for w in j['workers'] if w['job_id'] == '$job' and w['state'] == 'ready')" ls)" = 4 ] || continue
-			victim=$job node=$cand
-			break
-		done
+		pick_victim
 		i=$((i + 1))
 		if [ -z "$victim" ]; then
 			log "hard kills ($name): no serving node to preempt now"
